@@ -1,0 +1,3 @@
+from symdistill.cli import main
+
+main()

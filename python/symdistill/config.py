@@ -1,0 +1,65 @@
+"""Reading TOML run configurations and merging them with command-line overrides.
+
+Each stage keeps its own frozen dataclass config next to the code that uses it
+(``nbody.SimulationConfig``, ``gn.TrainConfig`` ...). This module only turns files
+and flag dictionaries into those dataclasses, with errors that name the bad key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from typing import Any, Mapping, TypeVar
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ConfigT = TypeVar("ConfigT")
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML file into a dictionary, with a clear error when it is invalid."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"config file not found: {os.fspath(path)!r}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config file {os.fspath(path)!r} is not valid TOML: {error}") from None
+
+
+def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` updated with ``overrides``; nested tables merge key by key.
+
+    ``None`` values in ``overrides`` mean "not given" and leave ``base`` unchanged, so
+    unset command-line flags never clobber values from a config file.
+    """
+    merged = dict(base)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def from_dict(cls: type[ConfigT], values: Mapping[str, Any], section: str = "") -> ConfigT:
+    """Build the dataclass ``cls`` from ``values``, rejecting unknown keys by name."""
+    known = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - known)
+    if unknown:
+        where = f" in [{section}]" if section else ""
+        raise ValueError(
+            f"unknown option(s){where}: {', '.join(unknown)}; valid options are: {', '.join(sorted(known))}"
+        )
+    return cls(**values)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """Return a dataclass config as a plain dictionary suitable for JSON or TOML."""
+    return dataclasses.asdict(config)

@@ -27,11 +27,14 @@ class ElementwiseLoss:
         ``values(prediction, target) -> array`` of per-row losses.
     derivative : callable
         ``derivative(prediction, target) -> array`` of d l / d prediction.
+    huber_delta : float
+        The transition point of a Huber loss; 0 for other losses.
     """
 
     name: str
     values: Callable[[np.ndarray, np.ndarray], np.ndarray]
     derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    huber_delta: float = 0.0
 
     def mean(self, prediction: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> float:
         """Return the (weighted) mean loss; ``inf`` when it is not finite.
@@ -81,7 +84,7 @@ def huber_loss(delta: float = 1.0) -> ElementwiseLoss:
     def derivative(p: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.clip(p - t, -delta, delta)
 
-    return ElementwiseLoss(f"Huber({delta:g})", values, derivative)
+    return ElementwiseLoss(f"Huber({delta:g})", values, derivative, huber_delta=float(delta))
 
 
 L2 = ElementwiseLoss("L2", _l2_values, lambda p, t: 2.0 * (p - t))

@@ -1,0 +1,247 @@
+"""Mutations and crossover on postfix trees.
+
+Every function takes a tree and a :class:`MutationContext` and returns a new tree,
+or None when the mutation does not apply (for example ``mutate_feature`` on a tree
+without features). Constraint checks happen in the caller, which retries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from typing import Callable
+
+import numpy as np
+
+from symdistill.sr.operators import CONST, FEATURE, OperatorSet
+from symdistill.sr.tree import arity_lookup, Tree, children, subtree_starts, to_program
+
+
+@dataclasses.dataclass
+class MutationContext:
+    """What the mutations need: operators by arity, the feature count, an RNG."""
+
+    operator_set: OperatorSet
+    n_features: int
+    rng: random.Random
+    perturbation_factor: float = 0.129
+    probability_negate_constant: float = 0.01
+    temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.arity = arity_lookup(self.operator_set.operators)
+        self.by_arity = {
+            1: [op.code for op in self.operator_set.unary],
+            2: [op.code for op in self.operator_set.binary],
+            3: [op.code for op in self.operator_set.ternary],
+        }
+        self.arities_available = [a for a in (1, 2, 3) if self.by_arity[a]]
+        self.has_custom = self.operator_set.has_custom
+
+    def random_leaf(self) -> tuple[int, float]:
+        """Return a constant ~N(0, 1) or a random feature, 50/50."""
+        if self.rng.random() < 0.5:
+            return (CONST, self.rng.gauss(0.0, 1.0))
+        return (FEATURE, float(self.rng.randrange(self.n_features)))
+
+    def random_operator(self, arity: int | None = None) -> int:
+        if arity is None:
+            arity = self.arities_available[self.rng.randrange(len(self.arities_available))]
+        codes = self.by_arity[arity]
+        return codes[self.rng.randrange(len(codes))]
+
+
+def random_tree(ctx: MutationContext, n_operators: int) -> Tree:
+    """Build a random tree by appending ``n_operators`` operators at random leaves."""
+    tree: Tree = (ctx.random_leaf(),)
+    for _ in range(n_operators):
+        tree = _append_at_leaf(tree, ctx)
+    return tree
+
+
+def _operator_around(ctx: MutationContext, subtree: Tree) -> Tree:
+    # A new operator node with `subtree` as one argument and fresh leaves elsewhere.
+    code = ctx.random_operator()
+    n_args = ctx.arity(code)
+    position = ctx.rng.randrange(n_args)
+    nodes: list = []
+    for k in range(n_args):
+        nodes.extend(subtree if k == position else (ctx.random_leaf(),))
+    nodes.append((code, 0.0))
+    return tuple(nodes)
+
+
+def _append_at_leaf(tree: Tree, ctx: MutationContext) -> Tree:
+    leaves = [i for i, (code, _) in enumerate(tree) if ctx.arity(code) == 0]
+    i = leaves[ctx.rng.randrange(len(leaves))]
+    return tree[:i] + _operator_around(ctx, (tree[i],)) + tree[i + 1 :]
+
+
+def add_node(tree: Tree, ctx: MutationContext) -> Tree:
+    """Append an operator at a random leaf, or prepend one at the root (50/50)."""
+    if ctx.rng.random() < 0.5:
+        return _append_at_leaf(tree, ctx)
+    return _operator_around(ctx, tree)
+
+
+def insert_node(tree: Tree, ctx: MutationContext) -> Tree:
+    """Insert an operator above a random node."""
+    starts = subtree_starts(tree, ctx.arity)
+    i = ctx.rng.randrange(len(tree))
+    return tree[: starts[i]] + _operator_around(ctx, tree[starts[i] : i + 1]) + tree[i + 1 :]
+
+
+def delete_node(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Replace a random operator node by one of its children."""
+    operators = [i for i, (code, _) in enumerate(tree) if ctx.arity(code) > 0]
+    if not operators:
+        return None
+    i = operators[ctx.rng.randrange(len(operators))]
+    starts = subtree_starts(tree, ctx.arity)
+    spans = children(tree, i, starts, ctx.arity)
+    start, end = spans[ctx.rng.randrange(len(spans))]
+    return tree[: starts[i]] + tree[start:end] + tree[i + 1 :]
+
+
+def mutate_constant(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Scale one constant by ``(perturbation_factor*T + 1.1)^U(0,1)`` up or down, rarely negate it."""
+    positions = [i for i, (code, _) in enumerate(tree) if code == CONST]
+    if not positions:
+        return None
+    i = positions[ctx.rng.randrange(len(positions))]
+    factor = (ctx.perturbation_factor * ctx.temperature + 1.1) ** ctx.rng.random()
+    value = tree[i][1]
+    value = value * factor if ctx.rng.random() < 0.5 else value / factor
+    if ctx.rng.random() < ctx.probability_negate_constant:
+        value = -value
+    return tree[:i] + ((CONST, value),) + tree[i + 1 :]
+
+
+def mutate_operator(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Replace a random operator by another of the same arity."""
+    operators = [i for i, (code, _) in enumerate(tree) if ctx.arity(code) > 0]
+    if not operators:
+        return None
+    i = operators[ctx.rng.randrange(len(operators))]
+    code = ctx.random_operator(ctx.arity(tree[i][0]))
+    return tree[:i] + ((code, 0.0),) + tree[i + 1 :]
+
+
+def mutate_feature(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Point a random feature node at another feature."""
+    features = [i for i, (code, _) in enumerate(tree) if code == FEATURE]
+    if not features or ctx.n_features < 2:
+        return None
+    i = features[ctx.rng.randrange(len(features))]
+    current = int(tree[i][1])
+    new = ctx.rng.randrange(ctx.n_features - 1)
+    new = new + 1 if new >= current else new
+    return tree[:i] + ((FEATURE, float(new)),) + tree[i + 1 :]
+
+
+def swap_operands(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Swap two arguments of a random operator with two or more arguments."""
+    candidates = [i for i, (code, _) in enumerate(tree) if ctx.arity(code) >= 2]
+    if not candidates:
+        return None
+    i = candidates[ctx.rng.randrange(len(candidates))]
+    starts = subtree_starts(tree, ctx.arity)
+    spans = children(tree, i, starts, ctx.arity)
+    a, b = ctx.rng.sample(range(len(spans)), 2)
+    pieces = [tree[s:e] for s, e in spans]
+    pieces[a], pieces[b] = pieces[b], pieces[a]
+    return tree[: starts[i]] + sum(pieces, ()) + (tree[i],) + tree[i + 1 :]
+
+
+def rotate_tree(tree: Tree, ctx: MutationContext) -> Tree | None:
+    """Rotate at a random node: one of its operator children moves up into its place.
+
+    With parent ``N`` whose argument ``k`` is operator ``C``, and ``G`` argument ``j``
+    of ``C``: ``C`` replaces ``N``, ``N`` becomes argument ``j`` of ``C``, and ``G``
+    becomes argument ``k`` of ``N``.
+    """
+    starts = subtree_starts(tree, ctx.arity)
+    pivots = []
+    for i, (code, _) in enumerate(tree):
+        if ctx.arity(code) == 0:
+            continue
+        for k, (s, e) in enumerate(children(tree, i, starts, ctx.arity)):
+            if ctx.arity(tree[e - 1][0]) > 0:
+                pivots.append((i, k))
+    if not pivots:
+        return None
+    i, k = pivots[ctx.rng.randrange(len(pivots))]
+    parent_children = [tree[s:e] for s, e in children(tree, i, starts, ctx.arity)]
+    c_root = children(tree, i, starts, ctx.arity)[k][1] - 1
+    c_children = [tree[s:e] for s, e in children(tree, c_root, starts, ctx.arity)]
+    j = ctx.rng.randrange(len(c_children))
+    parent_children[k] = c_children[j]
+    new_parent = sum(parent_children, ()) + (tree[i],)
+    c_children[j] = new_parent
+    new_c = sum(c_children, ()) + (tree[c_root],)
+    return tree[: starts[i]] + new_c + tree[i + 1 :]
+
+
+def crossover(tree_a: Tree, tree_b: Tree, ctx: MutationContext) -> tuple[Tree, Tree]:
+    """Swap a random subtree of ``tree_a`` with a random subtree of ``tree_b``."""
+    starts_a = subtree_starts(tree_a, ctx.arity)
+    starts_b = subtree_starts(tree_b, ctx.arity)
+    i = ctx.rng.randrange(len(tree_a))
+    j = ctx.rng.randrange(len(tree_b))
+    piece_a = tree_a[starts_a[i] : i + 1]
+    piece_b = tree_b[starts_b[j] : j + 1]
+    child_a = tree_a[: starts_a[i]] + piece_b + tree_a[i + 1 :]
+    child_b = tree_b[: starts_b[j]] + piece_a + tree_b[j + 1 :]
+    return child_a, child_b
+
+
+def simplify(tree: Tree, ctx: MutationContext, fold: Callable[[Tree], float | None] | None = None) -> Tree:
+    """Fold every operator whose arguments are all constants into one constant.
+
+    Folding uses the same semantics as evaluation; a subtree whose value is not finite
+    is left alone.
+    """
+    from symdistill.sr import _kernels
+
+    if fold is None:
+
+        def fold(subtree: Tree) -> float | None:
+            if ctx.has_custom:
+                return None
+            out = np.empty(1)
+            ok = _kernels.evaluate_program(to_program(subtree), _ONE_ROW, out)
+            return float(out[0]) if ok else None
+
+    changed = True
+    while changed:
+        changed = False
+        starts = subtree_starts(tree, ctx.arity)
+        for i, (code, _) in enumerate(tree):
+            if ctx.arity(code) == 0 or code >= 100:
+                continue
+            subtree = tree[starts[i] : i + 1]
+            if all(node_code == CONST for node_code, _ in subtree[:-1]):
+                value = fold(subtree)
+                if value is not None and math.isfinite(value):
+                    tree = tree[: starts[i]] + ((CONST, value),) + tree[i + 1 :]
+                    changed = True
+                    break
+    return tree
+
+
+_ONE_ROW = np.zeros((1, 1))
+
+
+MUTATIONS: dict[str, Callable[[Tree, MutationContext], Tree | None]] = {
+    "mutate_constant": mutate_constant,
+    "mutate_operator": mutate_operator,
+    "mutate_feature": mutate_feature,
+    "swap_operands": swap_operands,
+    "rotate_tree": rotate_tree,
+    "add_node": add_node,
+    "insert_node": insert_node,
+    "delete_node": delete_node,
+}
+"""Structural mutations by name; ``simplify``, ``randomize``, ``do_nothing`` and
+``optimize`` are handled by the search because they need more than the tree."""

@@ -1,0 +1,297 @@
+"""One island: a population under regularised (age-based) evolution.
+
+Each event picks parents by tournament (ranked by loss adjusted for how common their
+complexity is), makes a child by mutation or crossover, and the child replaces the
+oldest member. After the cycles, a fraction of members get their constants fitted and
+every member is constant-folded. An island carries its own random generator, so an
+iteration's outcome depends only on the island state and the inputs, not on which
+process runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import time
+
+import numpy as np
+
+from symdistill.sr.constants import optimize_constants, snap_exponents
+from symdistill.sr.constraints import Constraints
+from symdistill.sr.evaluator import Evaluator
+from symdistill.sr.mutations import MUTATIONS, MutationContext, crossover, random_tree, simplify
+from symdistill.sr.operators import CONST, POW
+from symdistill.sr.options import MUTATION_NAMES, SearchOptions
+from symdistill.sr.tree import Tree
+
+
+@dataclasses.dataclass
+class Island:
+    """Population state: trees, their losses and complexities, birth order, RNG."""
+
+    trees: list[Tree]
+    losses: np.ndarray
+    complexities: np.ndarray
+    births: np.ndarray
+    rng: random.Random
+    next_birth: int = 0
+
+    def oldest(self) -> int:
+        return int(np.argmin(self.births))
+
+    def replace(self, index: int, tree: Tree, loss: float, complexity: int) -> None:
+        self.trees[index] = tree
+        self.losses[index] = loss
+        self.complexities[index] = complexity
+        self.births[index] = self.next_birth
+        self.next_birth += 1
+
+
+@dataclasses.dataclass
+class SearchContext:
+    """Everything an island iteration needs besides the island itself."""
+
+    evaluator: Evaluator
+    constraints: Constraints
+    options: SearchOptions
+    mutation_context: MutationContext
+    baseline: float
+
+    def __post_init__(self) -> None:
+        weights = self.options.mutation_weights
+        self.mutation_names = list(MUTATION_NAMES)
+        self.base_weights = np.array([weights[name] for name in self.mutation_names])
+
+    def cost(self, loss: float, complexity: int) -> float:
+        """Return the normalised loss plus the parsimony term."""
+        return loss / self.baseline + self.options.parsimony * complexity
+
+
+def new_island(ctx: SearchContext, rng: random.Random, seeds: list[Tree]) -> Island:
+    """Return an island of random trees (3 appended operators at most) and ``seeds``."""
+    size = ctx.options.population_size
+    trees: list[Tree] = list(seeds[:size])
+    mctx = dataclasses.replace(ctx.mutation_context, rng=rng)
+    while len(trees) < size:
+        tree = random_tree(mctx, rng.randrange(1, 4))
+        if ctx.constraints.admissible(tree):
+            trees.append(tree)
+    losses = np.array([ctx.evaluator(tree) for tree in trees])
+    complexities = np.array([ctx.constraints.complexity(tree) for tree in trees], dtype=np.int64)
+    births = np.arange(size, dtype=np.int64)
+    return Island(trees, losses, complexities, births, rng, next_birth=size)
+
+
+def _tournament(island: Island, ctx: SearchContext, frequencies: np.ndarray) -> int:
+    options = ctx.options
+    rng = island.rng
+    size = len(island.trees)
+    sample = np.array(rng.sample(range(size), options.tournament_selection_n))
+    costs = island.losses[sample] / ctx.baseline + options.parsimony * island.complexities[sample]
+    if options.adaptive_parsimony_scaling > 0:
+        normalised = frequencies[island.complexities[sample]] / frequencies.sum()
+        costs = costs * np.exp(options.adaptive_parsimony_scaling * normalised)
+    order = sample[np.argsort(costs, kind="stable")]
+    p = options.tournament_selection_p
+    # Rank k is chosen with probability p * (1 - p)^k (a geometric distribution).
+    rank = 0 if p >= 1.0 else min(int(math.log(1.0 - rng.random()) / math.log(1.0 - p)), len(order) - 1)
+    return int(order[rank])
+
+
+def _mutation_weights(ctx: SearchContext, tree: Tree, complexity: int) -> np.ndarray:
+    weights = ctx.base_weights.copy()
+    names = ctx.mutation_names
+    n_constants = sum(1 for code, _ in tree if code == CONST)
+    weights[names.index("mutate_constant")] *= min(8, n_constants) / 8.0
+    if len(tree) == 1:
+        for name in ("mutate_operator", "swap_operands", "delete_node", "simplify", "rotate_tree"):
+            weights[names.index(name)] = 0.0
+    if complexity >= ctx.constraints.maxsize:
+        weights[names.index("add_node")] = 0.0
+        weights[names.index("insert_node")] = 0.0
+    if not ctx.options.should_optimize_constants or n_constants == 0:
+        weights[names.index("optimize")] = 0.0
+    return weights
+
+
+def run_iteration(
+    island: Island,
+    ctx: SearchContext,
+    frequencies: np.ndarray,
+    deadline: float | None,
+    batch_rows: np.ndarray | None = None,
+) -> tuple[Island, dict[int, tuple[float, Tree]], int, np.ndarray]:
+    """Run ``ncycles_per_iteration`` cycles of regularised evolution on ``island``.
+
+    Parameters
+    ----------
+    frequencies : [maxsize + 1]
+        Count of each complexity among recent members (all > 0), for adaptive parsimony.
+    deadline : float or None
+        ``time.monotonic()`` value after which the iteration stops early.
+    batch_rows : [batch] int or None
+        Rows to evaluate on during this iteration (row batching).
+
+    Returns
+    -------
+    (island, best_seen, n_evaluations, complexity_counts)
+        ``best_seen`` maps complexity to the best (loss, tree) met in this iteration,
+        on the evaluation rows; ``complexity_counts`` counts accepted children.
+    """
+    options = ctx.options
+    rng = island.rng
+    evaluator = ctx.evaluator if batch_rows is None else ctx.evaluator.subset(batch_rows)
+    if batch_rows is not None:
+        island.losses = np.array([evaluator(tree) for tree in island.trees])
+    frequencies = frequencies.copy()
+    counts = np.zeros_like(frequencies)
+    mctx = dataclasses.replace(ctx.mutation_context, rng=rng)
+    cache: dict[Tree, float] = {}
+    best_seen: dict[int, tuple[float, Tree]] = {}
+    n_evaluations = 0
+    events = max(1, math.ceil(options.population_size / options.tournament_selection_n))
+
+    def record(tree: Tree, loss: float, complexity: int) -> None:
+        current = best_seen.get(complexity)
+        if math.isfinite(loss) and (current is None or loss < current[0]):
+            best_seen[complexity] = (loss, tree)
+
+    def loss_of(tree: Tree) -> float:
+        nonlocal n_evaluations
+        loss = cache.get(tree)
+        if loss is None:
+            loss = evaluator(tree)
+            n_evaluations += 1
+            cache[tree] = loss
+        return loss
+
+    for index, tree in enumerate(island.trees):
+        record(tree, island.losses[index], int(island.complexities[index]))
+
+    for cycle in range(options.ncycles_per_iteration):
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        mctx.temperature = 1.0 - cycle / options.ncycles_per_iteration
+        for _ in range(events):
+            if rng.random() < options.crossover_probability:
+                n_evaluations += _crossover_event(island, ctx, mctx, frequencies, loss_of, record)
+                continue
+            parent_index = _tournament(island, ctx, frequencies)
+            child = _mutate(island, parent_index, ctx, mctx, evaluator)
+            if child is None:
+                continue
+            tree, loss, complexity, extra_evaluations = child
+            n_evaluations += extra_evaluations
+            if loss is None:
+                loss = loss_of(tree)
+            if not math.isfinite(loss):
+                # A non-integer exponent on a negative base is NaN; try integer exponents.
+                if any(code == POW for code, _ in tree):
+                    snapped = snap_exponents(tree)
+                    if snapped != tree:
+                        tree, loss = snapped, loss_of(snapped)
+                if not math.isfinite(loss):
+                    continue
+            old_complexity = int(island.complexities[parent_index])
+            if options.use_frequency:
+                ratio = frequencies[old_complexity] / frequencies[complexity]
+                if ratio < rng.random():
+                    continue
+            oldest = island.oldest()
+            island.replace(oldest, tree, loss, complexity)
+            counts[complexity] += 1
+            frequencies[complexity] += 1.0
+            record(tree, loss, complexity)
+
+    if options.should_optimize_constants and options.optimize_probability > 0:
+        for index in range(len(island.trees)):
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            if rng.random() >= options.optimize_probability:
+                continue
+            tree, loss, calls = optimize_constants(
+                island.trees[index],
+                island.losses[index],
+                evaluator,
+                rng,
+                algorithm=options.optimizer_algorithm,
+                iterations=options.optimizer_iterations,
+                nrestarts=options.optimizer_nrestarts,
+                deadline=deadline,
+            )
+            n_evaluations += calls
+            island.trees[index] = tree
+            island.losses[index] = loss
+            record(tree, loss, int(island.complexities[index]))
+
+    if options.should_simplify:
+        for index, tree in enumerate(island.trees):
+            folded = simplify(tree, mctx)
+            if folded != tree:
+                complexity = ctx.constraints.complexity(folded)
+                loss = loss_of(folded)
+                if math.isfinite(loss):
+                    island.trees[index] = folded
+                    island.losses[index] = loss
+                    island.complexities[index] = complexity
+                    record(folded, loss, complexity)
+    return island, best_seen, n_evaluations, counts
+
+
+def _mutate(island: Island, parent_index: int, ctx: SearchContext, mctx: MutationContext, evaluator: Evaluator):
+    # Returns (tree, loss or None, complexity, evaluations spent) or None on failure.
+    rng = island.rng
+    parent = island.trees[parent_index]
+    parent_complexity = int(island.complexities[parent_index])
+    weights = _mutation_weights(ctx, parent, parent_complexity)
+    total = weights.sum()
+    if total <= 0:
+        return None
+    name = ctx.mutation_names[int(np.searchsorted(np.cumsum(weights), rng.random() * total, side="right"))]
+    if name == "do_nothing":
+        return parent, island.losses[parent_index], parent_complexity, 0
+    if name == "optimize":
+        tree, loss, calls = optimize_constants(
+            parent,
+            island.losses[parent_index],
+            evaluator,
+            rng,
+            algorithm=ctx.options.optimizer_algorithm,
+            iterations=ctx.options.optimizer_iterations,
+            nrestarts=ctx.options.optimizer_nrestarts,
+        )
+        return tree, loss, parent_complexity, calls
+    if name == "simplify":
+        tree = simplify(parent, mctx)
+        return tree, None, ctx.constraints.complexity(tree), 0
+    for _ in range(10):
+        if name == "randomize":
+            child = random_tree(mctx, rng.randrange(0, max(1, ctx.constraints.maxsize // 2)))
+        else:
+            child = MUTATIONS[name](parent, mctx)
+        if child is None:
+            return None
+        complexity = ctx.constraints.complexity(child)
+        if ctx.constraints.admissible(child, complexity):
+            return child, None, complexity, 0
+    return None
+
+
+def _crossover_event(island: Island, ctx: SearchContext, mctx: MutationContext, frequencies, loss_of, record) -> int:
+    first = _tournament(island, ctx, frequencies)
+    second = _tournament(island, ctx, frequencies)
+    for _ in range(10):
+        child_a, child_b = crossover(island.trees[first], island.trees[second], mctx)
+        complexity_a = ctx.constraints.complexity(child_a)
+        complexity_b = ctx.constraints.complexity(child_b)
+        if ctx.constraints.admissible(child_a, complexity_a) and ctx.constraints.admissible(child_b, complexity_b):
+            break
+    else:
+        return 0
+    for child, complexity in ((child_a, complexity_a), (child_b, complexity_b)):
+        loss = loss_of(child)
+        if math.isfinite(loss):
+            island.replace(island.oldest(), child, loss, complexity)
+            record(child, loss, complexity)
+    return 0

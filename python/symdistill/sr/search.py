@@ -1,0 +1,249 @@
+"""The outer search loop: islands, migration, hall of fame, stopping and parallelism.
+
+Every iteration runs one island-iteration per island (in worker processes when
+``procs > 1``), then merges the islands' best trees into the hall of fame in island
+order, migrates, writes the hall-of-fame CSV and checks the stopping rules. Islands
+carry their own random generators and the merge order is fixed, so with the same seed
+the result is identical for any number of processes, unless a wall-clock timeout or
+Ctrl-C ends the run at a time-dependent point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import multiprocessing
+import os
+import random
+import signal
+import time
+from typing import Sequence
+
+import numpy as np
+
+from symdistill._progress import progress
+from symdistill.sr.backends.base import Problem
+from symdistill.sr.constraints import Constraints
+from symdistill.sr.evaluator import Evaluator
+from symdistill.sr.hall_of_fame import HallOfFame, write_csv
+from symdistill.sr.mutations import MutationContext, simplify
+from symdistill.sr.operators import CONST, OperatorSet
+from symdistill.sr.options import SearchOptions
+from symdistill.sr.population import Island, SearchContext, new_island, run_iteration
+from symdistill.sr.tree import Tree
+
+logger = logging.getLogger(__name__)
+
+FREQUENCY_WINDOW = 100_000
+"""Complexity histogram total above which it is scaled back down (adaptive parsimony)."""
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """Outcome of :func:`run_search`."""
+
+    hall_of_fame: HallOfFame
+    operator_set: OperatorSet
+    constraints: Constraints
+    evaluator: Evaluator
+    islands: list[Island]
+    n_evaluations: int
+    n_iterations: int
+    elapsed: float
+    stop_reason: str
+
+
+# Worker processes read the search context from here; fork copies it, so the data are
+# never pickled.
+_WORKER_CONTEXT: SearchContext | None = None
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_run(task):
+    island, frequencies, deadline, batch_rows = task
+    assert _WORKER_CONTEXT is not None
+    try:
+        return run_iteration(island, _WORKER_CONTEXT, frequencies, deadline, batch_rows)
+    except Exception as error:  # noqa: BLE001 - no exception may end the whole search
+        logger.exception("island iteration failed: %r; the island keeps its previous state", error)
+        return island, {}, 0, np.zeros_like(frequencies)
+
+
+def build_context(problem: Problem, options: SearchOptions) -> SearchContext:
+    """Resolve operators, constraints and the evaluator for ``problem``."""
+    operator_set = options.operator_set
+    constraints = Constraints(
+        operator_set,
+        options.maxsize,
+        options.effective_maxdepth,
+        options.complexity_of_operators,
+        options.complexity_of_constants,
+        options.complexity_of_variables,
+        options.constraints,
+        options.nested_constraints,
+    )
+    evaluator = Evaluator(problem, operator_set, options.elementwise_loss, options.loss_function)
+    zero = ((CONST, 0.0),)
+    baseline = evaluator(zero)
+    if not math.isfinite(baseline) or baseline < 0.01:
+        baseline = max(0.01, 0.0 if not math.isfinite(baseline) else baseline)
+    mutation_context = MutationContext(
+        operator_set,
+        problem.n_features,
+        random.Random(0),
+        perturbation_factor=options.perturbation_factor,
+        probability_negate_constant=options.probability_negate_constant,
+    )
+    return SearchContext(evaluator, constraints, options, mutation_context, baseline)
+
+
+def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] = ()) -> SearchResult:
+    """Run the evolutionary search and return the hall of fame.
+
+    ``seeds`` are trees (warm start or guesses) placed into the initial islands round
+    robin. Stopping: ``niterations``, ``max_evals``, ``timeout_in_seconds`` (checked
+    inside island iterations, so the run ends within about a second of it),
+    ``early_stop_condition`` and Ctrl-C, which all keep the best trees found so far.
+    """
+    global _WORKER_CONTEXT
+    started = time.monotonic()
+    deadline = None if options.timeout_in_seconds is None else started + options.timeout_in_seconds
+    seed_sequence = np.random.SeedSequence(options.random_state)
+    main_seed, *island_seeds = seed_sequence.spawn(options.populations + 1)
+    main_rng = np.random.default_rng(main_seed)
+    ctx = build_context(problem, options)
+    constraints = ctx.constraints
+    admissible_seeds = [tree for tree in seeds if constraints.admissible(tree)]
+    if len(admissible_seeds) < len(seeds):
+        logger.warning("%d warm-start trees exceed maxsize or constraints and were skipped", len(seeds) - len(admissible_seeds))
+
+    islands = []
+    for index, island_seed in enumerate(island_seeds):
+        island_seeds_trees = admissible_seeds[index :: options.populations]
+        island_rng = random.Random(int.from_bytes(island_seed.generate_state(4).tobytes(), "little"))
+        islands.append(new_island(ctx, island_rng, island_seeds_trees))
+    hall_of_fame = HallOfFame()
+    for island in islands:
+        for tree, loss, complexity in zip(island.trees, island.losses, island.complexities):
+            hall_of_fame.update(tree, float(loss), int(complexity))
+    frequencies = np.ones(options.maxsize + 1)
+    n_evaluations = sum(len(island.trees) for island in islands)
+    stop_reason = "niterations"
+    iteration = 0
+
+    procs = min(options.procs or os.cpu_count() or 1, options.populations)
+    pool = None
+    if procs > 1:
+        _WORKER_CONTEXT = ctx
+        pool = multiprocessing.get_context("fork").Pool(procs, initializer=_worker_init)
+    bar = progress(total=options.niterations, desc="symbolic regression", unit="it")
+    try:
+        for iteration in range(1, options.niterations + 1):
+            if _should_stop_before(deadline, options, n_evaluations, hall_of_fame):
+                stop_reason = _stop_reason(deadline, options, n_evaluations, hall_of_fame)
+                iteration -= 1
+                break
+            tasks = [(island, frequencies, deadline, _batch(island, ctx, options)) for island in islands]
+            if pool is None:
+                results = [run_iteration(island, ctx, f, d, rows) for island, f, d, rows in tasks]
+            else:
+                results = pool.map(_worker_run, tasks, chunksize=1)
+            islands = []
+            for island, best_seen, evaluations, counts in results:
+                islands.append(island)
+                n_evaluations += evaluations
+                frequencies += counts
+                for complexity, (loss, tree) in sorted(best_seen.items()):
+                    folded = simplify(tree, ctx.mutation_context) if options.should_simplify else tree
+                    if folded != tree or options.batching:
+                        tree, complexity = folded, constraints.complexity(folded)
+                        loss = ctx.evaluator(tree)
+                        n_evaluations += 1
+                    hall_of_fame.update(tree, loss, complexity)
+            if frequencies.sum() > FREQUENCY_WINDOW:
+                frequencies *= FREQUENCY_WINDOW / frequencies.sum()
+                np.maximum(frequencies, 1e-3, out=frequencies)
+            _migrate(islands, hall_of_fame, ctx, main_rng)
+            if options.equation_file is not None:
+                write_csv(options.equation_file, hall_of_fame.pareto_front(), ctx.evaluator.operators, problem.variable_names)
+            bar.update(1)
+            bar.set_postfix(loss=f"{hall_of_fame.best_loss():.3g}", evals=n_evaluations)
+        else:
+            iteration = options.niterations
+        if _should_stop_before(deadline, options, n_evaluations, hall_of_fame):
+            stop_reason = _stop_reason(deadline, options, n_evaluations, hall_of_fame)
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        logger.warning("search interrupted after %d iterations; returning the best equations so far", iteration)
+        if pool is not None:
+            pool.terminate()
+            pool = None
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+        _WORKER_CONTEXT = None
+    if options.equation_file is not None and hall_of_fame.entries:
+        write_csv(options.equation_file, hall_of_fame.pareto_front(), ctx.evaluator.operators, problem.variable_names)
+    elapsed = time.monotonic() - started
+    logger.info("search stopped (%s) after %d iterations, %d evaluations, %.1f s", stop_reason, iteration, n_evaluations, elapsed)
+    return SearchResult(
+        hall_of_fame, options.operator_set, constraints, ctx.evaluator, islands, n_evaluations, iteration, elapsed, stop_reason
+    )
+
+
+def _batch(island: Island, ctx: SearchContext, options: SearchOptions) -> np.ndarray | None:
+    if not options.batching or options.batch_size >= ctx.evaluator.n_rows:
+        return None
+    return np.random.default_rng(island.rng.getrandbits(64)).integers(ctx.evaluator.n_rows, size=options.batch_size)
+
+
+def _early_stop_met(options: SearchOptions, hall_of_fame: HallOfFame) -> bool:
+    condition = options.early_stop_condition
+    if condition is None:
+        return False
+    for complexity, (loss, _) in hall_of_fame.entries.items():
+        if callable(condition):
+            if condition(loss, complexity):
+                return True
+        elif loss <= condition:
+            return True
+    return False
+
+
+def _should_stop_before(deadline, options, n_evaluations, hall_of_fame) -> bool:
+    return _stop_reason(deadline, options, n_evaluations, hall_of_fame) != ""
+
+
+def _stop_reason(deadline, options, n_evaluations, hall_of_fame) -> str:
+    if deadline is not None and time.monotonic() >= deadline:
+        return "timeout"
+    if options.max_evals is not None and n_evaluations >= options.max_evals:
+        return "max_evals"
+    if _early_stop_met(options, hall_of_fame):
+        return "early_stop_condition"
+    return ""
+
+
+def _migrate(islands: list[Island], hall_of_fame: HallOfFame, ctx: SearchContext, rng: np.random.Generator) -> None:
+    # Replace Poisson-distributed numbers of random members with copies of the pooled
+    # best members of all islands and of the Pareto front; migrants count as newborn.
+    options = ctx.options
+    pooled: list[tuple[float, Tree, int]] = []
+    for island in islands:
+        order = np.argsort(island.losses, kind="stable")[: options.topn]
+        pooled.extend((float(island.losses[i]), island.trees[i], int(island.complexities[i])) for i in order)
+    front = [(loss, tree, complexity) for complexity, loss, tree in hall_of_fame.pareto_front()]
+    for island in islands:
+        size = len(island.trees)
+        for source, fraction in ((pooled, options.fraction_replaced), (front, options.fraction_replaced_hof)):
+            if not source or fraction <= 0:
+                continue
+            for _ in range(min(size, int(rng.poisson(size * fraction)))):
+                loss, tree, complexity = source[int(rng.integers(len(source)))]
+                island.replace(int(rng.integers(size)), tree, loss, complexity)

@@ -1,8 +1,8 @@
 """SymbolicRegression.jl through juliacall, as an optional backend (``backend="julia"``).
 
 Install with ``pip install symdistill[julia]``. The first search downloads Julia (if none
-is found) and the packages pinned in ``julia/juliapkg.json``, which takes minutes; later
-searches start in seconds plus Julia's compilation time.
+is found) and the packages pinned in ``julia/juliapkg.json``. Every new process also
+pays Julia's compilation time before the search starts.
 
 The backend stays thin: :mod:`symdistill.sr.backends.julia_translate` builds the
 ``Options(...)`` code and parses the equations (pure Python, tested without Julia), and

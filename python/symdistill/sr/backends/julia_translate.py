@@ -257,7 +257,11 @@ def search_call_settings(problem: Problem, options: SearchOptions) -> SearchCall
     graph = None
     if problem.is_graph:
         loss = resolve_elementwise_loss(options.elementwise_loss)
-        kind = "L2" if loss is L2 else "L1" if loss is L1 else "Huber"
+        kind = "Huber"
+        if loss is L2:
+            kind = "L2"
+        elif loss is L1:
+            kind = "L1"
         n_nodes = problem.y.shape[0]
         graph = {
             "receivers": np.asarray(problem.receivers, dtype=np.int64),

@@ -13,6 +13,9 @@ The ``eval`` rows are reserved for a final evaluation: the script refuses them u
 5,000 noisy edge rows, once from the per-edge target and once from node-level targets
 that sum the edge function over incoming edges (graph-aggregated loss).
 
+``--throughput`` times node evaluations per second of both engines on the same random
+trees (one thread, 1,000 rows per call).
+
 Results are appended to a JSON file (``--out``) after every problem, written
 atomically; a rerun with the same file skips finished problems.
 
@@ -21,6 +24,7 @@ Examples::
     python benchmarks/sr_feynman.py --quick
     python benchmarks/sr_feynman.py --budget 60 --out runs/feynman60.json
     python benchmarks/sr_feynman.py --row12 --budget 60
+    python benchmarks/sr_feynman.py --throughput
 """
 
 from __future__ import annotations
@@ -308,6 +312,83 @@ def run_row12(args) -> None:
               f"loss={record['loss']:.3g}  {record['model']}")
 
 
+# --- Node-evaluation throughput ---------------------------------------------------------------
+
+
+def random_expression(rng: np.random.Generator, n_features: int, depth: int) -> tuple[list[str], str]:
+    """Return one random expression as native postfix tokens and as an Operon infix string.
+
+    Operators are + - * sin cos and inputs lie in [0.5, 2], so every value stays finite
+    and neither engine can stop an evaluation early.
+    """
+    if depth == 0 or rng.random() < 0.2:
+        if rng.random() < 0.7:
+            index = int(rng.integers(n_features))
+            return [f"f{index}"], f"X{index + 1}"
+        value = float(np.round(rng.uniform(-2, 2), 3))
+        return [f"c{value!r}"], f"({value!r})"
+    if rng.random() < 0.25:
+        name = str(rng.choice(["sin", "cos"]))
+        tokens, text = random_expression(rng, n_features, depth - 1)
+        return tokens + [name], f"{name}({text})"
+    name = str(rng.choice(["+", "-", "*"]))
+    left_tokens, left = random_expression(rng, n_features, depth - 1)
+    right_tokens, right = random_expression(rng, n_features, depth - 1)
+    return left_tokens + right_tokens + [name], f"({left} {name} {right})"
+
+
+def run_throughput(args) -> None:
+    """Time native and Operon evaluation of the same random trees; print node-evaluations/s."""
+    import pyoperon
+
+    from symdistill.sr import _kernels
+    from symdistill.sr.operators import build_operator_set
+    from symdistill.sr.tree import parse, to_program
+
+    rng = np.random.default_rng(args.seed)
+    n_features, n_rows, n_trees, repeats = 5, args.n_points, 300, 5
+    X = rng.uniform(0.5, 2.0, size=(n_rows, n_features))
+    operators = build_operator_set(["+", "-", "*"], ["sin", "cos"]).by_name()
+    expressions = [random_expression(rng, n_features, depth=5) for _ in range(n_trees)]
+    native_trees = [to_program(parse(" ".join(tokens), operators, n_features)) for tokens, _ in expressions]
+
+    dataset = pyoperon.Dataset(np.asfortranarray(X))
+    hashes = {v.Name: v.Hash for v in dataset.Variables}
+    operon_trees = [pyoperon.InfixParser.Parse(text, hashes) for _, text in expressions]
+    rows = pyoperon.Range(0, n_rows)
+    table = pyoperon.DispatchTable()
+
+    native_nodes = sum(len(tree) for tree in native_trees)
+    operon_nodes = sum(tree.Length for tree in operon_trees)
+    Xt = np.ascontiguousarray(X.T)
+    out = np.empty(n_rows)
+    for tree in native_trees[:3]:  # compile before timing
+        _kernels.evaluate_program(tree, Xt, out)
+    check = [float(pyoperon.Evaluate(table, t, dataset, rows)[0]) for t in operon_trees[:20]]
+    for tree, expected in zip(native_trees[:20], check):
+        _kernels.evaluate_program(tree, Xt, out)
+        assert abs(out[0] - expected) <= 1e-4 * max(1.0, abs(expected)), "the two engines disagree on a tree"
+
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for tree in native_trees:
+            _kernels.evaluate_program(tree, Xt, out)
+    native_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for tree in operon_trees:
+            pyoperon.Evaluate(table, tree, dataset, rows)
+    operon_seconds = time.perf_counter() - start
+
+    native_rate = native_nodes * n_rows * repeats / native_seconds
+    operon_rate = operon_nodes * n_rows * repeats / operon_seconds
+    print(f"# throughput: {n_trees} random trees (mean {native_nodes / n_trees:.1f} nodes), {n_rows} rows, "
+          f"{repeats} repeats, one thread, one call per tree")
+    print(f"native  {native_rate:.3g} node-evaluations/s")
+    print(f"operon  {operon_rate:.3g} node-evaluations/s (Operon counts {operon_nodes / n_trees:.1f} nodes per tree)")
+    print(f"ratio native/operon: {native_rate / operon_rate:.2f}")
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
 
@@ -326,6 +407,7 @@ def parse_arguments(argv: list[str] | None = None):
     parser.add_argument("--out", type=Path, default=None, help="results JSON (resumable)")
     parser.add_argument("--quick", action="store_true", help=f"{len(QUICK_PROBLEMS)} problems, 10 s budget")
     parser.add_argument("--row12", action="store_true", help="run the graph-distillation check instead")
+    parser.add_argument("--throughput", action="store_true", help="time node evaluations of random trees instead")
     args = parser.parse_args(argv)
     if args.split == "eval" and not args.final:
         parser.error("the eval split is for final evaluation only; add --final to confirm")
@@ -343,7 +425,9 @@ def parse_arguments(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
-    if args.row12:
+    if args.throughput:
+        run_throughput(args)
+    elif args.row12:
         run_row12(args)
     else:
         run_feynman(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -113,6 +114,16 @@ def test_round_constants():
 def _slow_simplify(expr):
     time.sleep(5)
     return expr
+
+
+def test_outer_interval_timer_survives():
+    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    try:
+        assert check_recovery(sp.sin(x) ** 2 + sp.cos(x) ** 2 + y, y).recovered
+        remaining = signal.getitimer(signal.ITIMER_REAL)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    assert 90.0 < remaining <= 100.0
 
 
 @pytest.mark.parametrize("in_thread", [False, True])

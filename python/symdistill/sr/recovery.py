@@ -260,8 +260,10 @@ class _Timeout(Exception):
 
 def _call_with_timeout(function: Callable[[sympy.Expr], sympy.Expr], expr: sympy.Expr, timeout: float):
     # In the main thread of a POSIX process an interval timer interrupts sympy (pure
-    # Python) cheaply. Elsewhere the call runs in a forked child process.
-    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+    # Python) cheaply, unless the caller runs a timer of its own (pytest-timeout, for
+    # example). Otherwise the call runs in a forked child process.
+    main_thread = threading.current_thread() is threading.main_thread()
+    if hasattr(signal, "setitimer") and main_thread and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
         return _call_with_alarm(function, expr, timeout)
     if "fork" in multiprocessing.get_all_start_methods():
         return _call_in_child(function, expr, timeout)

@@ -120,7 +120,10 @@ def _bfgs(objective: _Objective, x0: np.ndarray, iterations: int, deadline: floa
             break
         s = candidate - x
         change = candidate_gradient - gradient
+        converged = loss - candidate_loss <= 1e-12 * abs(loss) or np.all(np.abs(s) <= 1e-12 * (1 + np.abs(x)))
         x, loss, gradient = candidate, candidate_loss, candidate_gradient
+        if converged:
+            break
         curvature = float(s @ change)
         if curvature > 1e-12:
             rho = 1.0 / curvature
@@ -240,10 +243,11 @@ def optimize_constants(
     for start in starts:
         if deadline is not None and time.monotonic() > deadline:
             break
-        if use_lm:
-            found, found_loss = _levenberg_marquardt(objective, start, iterations, deadline)
-        else:
-            found, found_loss = _bfgs(objective, start, iterations, deadline)
+        with np.errstate(all="ignore"):
+            if use_lm:
+                found, found_loss = _levenberg_marquardt(objective, start, iterations, deadline)
+            else:
+                found, found_loss = _bfgs(objective, start, iterations, deadline)
         if found_loss < best_loss:
             best_constants, best_loss = found, found_loss
     best_tree = with_constants(tree, best_constants) if best_loss < loss else tree

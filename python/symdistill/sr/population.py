@@ -68,8 +68,12 @@ class SearchContext:
         return loss / self.baseline + self.options.parsimony * complexity
 
 
-def new_island(ctx: SearchContext, rng: random.Random, seeds: list[Tree]) -> Island:
-    """Return an island of random trees (3 appended operators at most) and ``seeds``."""
+def new_island(ctx: SearchContext, rng: random.Random, seeds: list[Tree], deadline: float | None = None) -> Island:
+    """Return an island of random trees (3 appended operators at most) and ``seeds``.
+
+    Members not evaluated by ``deadline`` get an infinite loss, so they are the
+    first to be replaced.
+    """
     size = ctx.options.population_size
     trees: list[Tree] = list(seeds[:size])
     mctx = dataclasses.replace(ctx.mutation_context, rng=rng)
@@ -77,7 +81,11 @@ def new_island(ctx: SearchContext, rng: random.Random, seeds: list[Tree]) -> Isl
         tree = random_tree(mctx, rng.randrange(1, 4))
         if ctx.constraints.admissible(tree):
             trees.append(tree)
-    losses = np.array([ctx.evaluator(tree) for tree in trees])
+    losses = np.full(size, np.inf)
+    for index, tree in enumerate(trees):
+        if deadline is not None and index > 0 and time.monotonic() > deadline:
+            break
+        losses[index] = ctx.evaluator(tree)
     complexities = np.array([ctx.constraints.complexity(tree) for tree in trees], dtype=np.int64)
     births = np.arange(size, dtype=np.int64)
     return Island(trees, losses, complexities, births, rng, next_birth=size)

@@ -24,6 +24,7 @@ import numpy as np
 
 from symdistill._progress import progress
 from symdistill.sr.backends.base import Problem
+from symdistill.sr.constants import optimize_constants
 from symdistill.sr.constraints import Constraints
 from symdistill.sr.evaluator import Evaluator
 from symdistill.sr.hall_of_fame import HallOfFame, write_csv
@@ -125,11 +126,12 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     for index, island_seed in enumerate(island_seeds):
         island_seeds_trees = admissible_seeds[index :: options.populations]
         island_rng = random.Random(int.from_bytes(island_seed.generate_state(4).tobytes(), "little"))
-        islands.append(new_island(ctx, island_rng, island_seeds_trees))
+        islands.append(new_island(ctx, island_rng, island_seeds_trees, deadline))
     hall_of_fame = HallOfFame()
     for island in islands:
         for tree, loss, complexity in zip(island.trees, island.losses, island.complexities):
             hall_of_fame.update(tree, float(loss), int(complexity))
+    _add_best_constant(hall_of_fame, ctx, problem, constraints, deadline)
     frequencies = np.ones(options.maxsize + 1)
     n_evaluations = sum(len(island.trees) for island in islands)
     stop_reason = "niterations"
@@ -195,6 +197,23 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     return SearchResult(
         hall_of_fame, options.operator_set, constraints, ctx.evaluator, islands, n_evaluations, iteration, elapsed, stop_reason
     )
+
+
+def _add_best_constant(
+    hall_of_fame: HallOfFame, ctx: SearchContext, problem: Problem, constraints: Constraints, deadline: float | None
+) -> None:
+    # The best constant anchors the simple end of the front, so a constant target is
+    # returned as the constant itself rather than as, say, x0 * 4.2 with x0 == 1.
+    if problem.is_graph:
+        starts = [1.0]
+    else:
+        starts = [float(np.average(problem.y, weights=problem.weights)), float(np.median(problem.y))]
+    for start in starts:
+        tree = ((CONST, start),)
+        fitted, loss, _ = optimize_constants(
+            tree, ctx.evaluator(tree), ctx.evaluator, random.Random(0), iterations=50, nrestarts=0, deadline=deadline
+        )
+        hall_of_fame.update(fitted, loss, constraints.complexity(fitted))
 
 
 def _batch(island: Island, ctx: SearchContext, options: SearchOptions) -> np.ndarray | None:

@@ -199,14 +199,19 @@ def parse(text: str, operators_by_name: Mapping[str, Operator], n_features: int)
                 raise ValueError(f"postfix expression {text!r} uses feature {index} but the data has {n_features}")
             nodes.append((FEATURE, float(index)))
             height += 1
-        elif token.startswith("c"):
-            try:
-                nodes.append((CONST, float(token[1:])))
-            except ValueError:
-                raise ValueError(f"postfix expression {text!r} has an invalid constant {token!r}") from None
+        elif token.startswith("c") and _is_float(token[1:]):
+            nodes.append((CONST, float(token[1:])))
             height += 1
         else:
             raise ValueError(f"postfix expression {text!r} has an unknown token {token!r} for this operator set")
     if height != 1:
         raise ValueError(f"postfix expression {text!r} is invalid: it leaves {height} values instead of 1")
     return tuple(nodes)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

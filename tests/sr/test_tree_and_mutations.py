@@ -1,0 +1,126 @@
+"""Postfix trees: structure, strings, sympy, serialization; mutations keep trees valid."""
+
+import collections
+import random
+
+import numpy as np
+import pytest
+import sympy
+
+from symdistill.sr.mutations import (
+    MUTATIONS,
+    MutationContext,
+    crossover,
+    random_tree,
+    rotate_tree,
+    simplify,
+    swap_operands,
+)
+from symdistill.sr.operators import ADD, CONST, FEATURE, MUL, SIN, build_operator_set
+from symdistill.sr.tree import depth, parse, serialize, subtree_starts, to_string, to_sympy
+
+OPERATORS = build_operator_set(binary=["+", "-", "*", "/"], unary=["sin", "exp"], ternary=["IF"])
+BY_CODE = OPERATORS.by_code()
+
+# (x0 + 2.5) * sin(x1)
+EXAMPLE = ((FEATURE, 0.0), (CONST, 2.5), (ADD, 0.0), (FEATURE, 1.0), (SIN, 0.0), (MUL, 0.0))
+
+
+def _is_valid(tree, ctx):
+    height = 0
+    for code, _ in tree:
+        height -= ctx.arity(code) - 1
+        if height < 1:
+            return False
+    return height == 1
+
+
+def test_subtree_starts_example():
+    assert subtree_starts(EXAMPLE) == [0, 1, 0, 3, 3, 0]
+
+
+def test_depth_example():
+    assert depth(EXAMPLE) == 3
+
+
+def test_to_string_example():
+    assert to_string(EXAMPLE, BY_CODE, ["a", "b"]) == "(a + 2.5) * sin(b)"
+
+
+def test_to_sympy_example():
+    a, b = sympy.symbols("a b")
+    assert to_sympy(EXAMPLE, BY_CODE, (a, b)) == (a + sympy.Float(2.5, 17)) * sympy.sin(b)
+
+
+def test_serialize_round_trip():
+    text = serialize(EXAMPLE, BY_CODE)
+    assert text == "f0 c2.5 + f1 sin *"
+    assert parse(text, OPERATORS.by_name(), 2) == EXAMPLE
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [("f0 +", "lacks arguments"), ("f0 f1", "leaves 2"), ("f5", "feature 5"), ("f0 cos", "unknown token")],
+)
+def test_parse_rejects_bad_input(text, match):
+    with pytest.raises(ValueError, match=match):
+        parse(text, OPERATORS.by_name(), 2)
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutation_keeps_tree_valid(name):
+    ctx = MutationContext(OPERATORS, 3, random.Random(0))
+    for _ in range(300):
+        tree = random_tree(ctx, ctx.rng.randrange(0, 6))
+        child = MUTATIONS[name](tree, ctx)
+        if child is not None:
+            assert _is_valid(child, ctx), (name, tree, child)
+
+
+def test_crossover_conserves_tokens():
+    ctx = MutationContext(OPERATORS, 3, random.Random(1))
+    for _ in range(500):
+        a = random_tree(ctx, ctx.rng.randrange(0, 6))
+        b = random_tree(ctx, ctx.rng.randrange(0, 6))
+        child_a, child_b = crossover(a, b, ctx)
+        assert collections.Counter(a + b) == collections.Counter(child_a + child_b)
+        assert _is_valid(child_a, ctx)
+        assert _is_valid(child_b, ctx)
+
+
+def test_rotation_and_swap_conserve_tokens():
+    ctx = MutationContext(OPERATORS, 3, random.Random(2))
+    for _ in range(500):
+        tree = random_tree(ctx, ctx.rng.randrange(1, 6))
+        for mutation in (rotate_tree, swap_operands):
+            child = mutation(tree, ctx)
+            if child is not None:
+                assert collections.Counter(child) == collections.Counter(tree)
+
+
+def test_rotation_example():
+    # (x0 + 2.5) * sin(x1) rotated at the root around its "+" child gives
+    # x0 + (2.5 * sin(x1)) or (2.5 * sin(x1)) ... : the value changes but tokens stay.
+    ctx = MutationContext(OPERATORS, 2, random.Random(0))
+    results = {rotate_tree(EXAMPLE, ctx) for _ in range(50)}
+    assert len(results) >= 2
+
+
+def test_simplify_folds_constants():
+    ctx = MutationContext(OPERATORS, 2, random.Random(0))
+    tree = ((FEATURE, 0.0), (CONST, 2.0), (CONST, 3.0), (MUL, 0.0), (ADD, 0.0))
+    assert simplify(tree, ctx) == ((FEATURE, 0.0), (CONST, 6.0), (ADD, 0.0))
+
+
+def test_simplify_keeps_non_finite_subtree():
+    ctx = MutationContext(OPERATORS, 2, random.Random(0))
+    divide = OPERATORS.by_name()["/"].code
+    tree = ((FEATURE, 0.0), (CONST, 1.0), (CONST, 0.0), (divide, 0.0), (ADD, 0.0))
+    assert simplify(tree, ctx) == tree
+
+
+def test_random_leaves_are_balanced():
+    ctx = MutationContext(OPERATORS, 3, random.Random(5))
+    kinds = collections.Counter(ctx.random_leaf()[0] for _ in range(2000))
+    assert 800 < kinds[CONST] < 1200
+    assert np.isclose(kinds[CONST] + kinds[FEATURE], 2000)

@@ -13,6 +13,7 @@ import sympy as sp
 torch = pytest.importorskip("torch")
 
 from symdistill.sr.export_torch import SympyModule  # noqa: E402
+from symdistill.sr.operators import BUILTIN_OPERATORS  # noqa: E402
 
 x, y, z = sp.symbols("x y z")
 VARIABLES = ["x", "y", "z"]
@@ -154,7 +155,7 @@ def test_readback_after_gradient_refit():
     data = rng.uniform(0.5, 2.0, size=(256, 2))
     target = torch.from_numpy(3.0 * data[:, 0] / data[:, 1] ** 2 + 0.5)
     module = SympyModule(1.0 * x / y**2 + 0.1, ["x", "y"])
-    optimizer = torch.optim.LBFGS(module.parameters(), lr=1, max_iter=200, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(module.parameters(), lr=1, max_iter=60, line_search_fn="strong_wolfe")
     inputs = torch.from_numpy(data)
 
     def closure():
@@ -258,3 +259,18 @@ def test_error_unsupported_function():
 def test_error_complex_constant():
     with pytest.raises(ValueError, match="complex"):
         SympyModule(sp.I * x, ["x"])
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_OPERATORS))
+def test_operator_table_sympy_mapping_matches_numpy(name, data):
+    # Every built-in operator, exported through its sympy mapping, computes what the
+    # operator's NumPy reference computes (the semantics the search uses).
+    operator = BUILTIN_OPERATORS[name]
+    symbols = sp.symbols("x y z")[: operator.arity]
+    module = SympyModule(operator.sympy(*symbols), VARIABLES)
+    with np.errstate(all="ignore"):
+        expected = operator.numpy(*data.T[: operator.arity])
+    with torch.no_grad():
+        got = module(torch.from_numpy(data)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12, equal_nan=True)

@@ -80,7 +80,7 @@ def test_default_options_code():
 def test_operator_translation_with_comparisons():
     options = SearchOptions(binary_operators=["+", ">", "<", "^"], unary_operators=["exp", "cbrt", "neg", "inv"])
     keywords = _keywords(julia_options_code(options))
-    assert keywords["binary_operators"] == "[+, greater, less, ^]"
+    assert keywords["binary_operators"] == "[+, (>), (<), ^]"
     assert keywords["unary_operators"] == "[exp, cbrt, neg, inv]"
 
 
@@ -256,9 +256,16 @@ def test_parse_nested_equation_with_constants():
 
 
 def test_parse_module_qualified_operator():
-    for prefix in ("SymDistillSR.", "Main.SymDistillSR."):
+    for prefix in ("SymDistillSR.", "Main.SymDistillSR.", "SymbolicRegression.OperatorsModule."):
         expr = parse_julia_equation(f"{prefix}IF(x1, x2, 1.0)", ["a", "b"])
         assert isinstance(expr, sp.Piecewise)
+
+
+def test_parse_qualified_comparison():
+    expr = parse_julia_equation("SymbolicRegression.OperatorsModule.less(x1, 1.0e-5)", ["a"])
+    a = sp.Symbol("a")
+    assert expr.subs(a, -1.0) == 1
+    assert expr.subs(a, 1.0) == 0
 
 
 def test_parse_clashing_variable_names():

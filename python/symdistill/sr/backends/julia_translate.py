@@ -47,8 +47,10 @@ JULIA_OPERATORS: dict[str, tuple[str, str]] = {
     "*": ("*", "*"),
     "/": ("/", "/"),
     "^": ("^", "^"),
-    ">": ("greater", "greater"),
-    "<": ("less", "less"),
+    # SymbolicRegression.jl maps `>` and `<` to its `greater` and `less` (1 or 0), but
+    # exports only `greater`, so the Options code names the Base operators.
+    ">": ("(>)", "greater"),
+    "<": ("(<)", "less"),
     "neg": ("neg", "neg"),
     "square": ("square", "square"),
     "cube": ("cube", "cube"),
@@ -281,7 +283,9 @@ def search_call_settings(problem: Problem, options: SearchOptions) -> SearchCall
 
 # Julia operator name printed in equations -> symdistill operator.
 _PRINTED_NAMES = {printed: BUILTIN_OPERATORS[name] for name, (_, printed) in JULIA_OPERATORS.items()}
-_QUALIFIER = re.compile(r"\b(?:Main\.)?(?:SymDistillSR|SymbolicRegression)\.")
+# Julia prints a function that Main cannot see with its module path, for example
+# `SymbolicRegression.OperatorsModule.less`. Module names start with a capital letter.
+_QUALIFIER = re.compile(r"(?<![\w.])(?:[A-Z]\w*\.)+(?=[A-Za-z_])")
 
 
 def parse_julia_equation(text: str, variable_names: Sequence[str]) -> sympy.Expr:
@@ -290,8 +294,8 @@ def parse_julia_equation(text: str, variable_names: Sequence[str]) -> sympy.Expr
     Variables ``x1`` ... ``xN`` (1-based) become ``sympy.Symbol(variable_names[i - 1])``;
     each operator becomes its sympy mapping (``greater(a, b)`` the numeric
     ``Piecewise((1, a > b), (0, True))``, ``IF(a, b, c)`` ``Piecewise((b, a > 0),
-    (c, True))``, ``cbrt`` the real cube root). Module qualifiers such as
-    ``SymDistillSR.`` are ignored.
+    (c, True))``, ``cbrt`` the real cube root). Module paths before an operator name,
+    such as ``SymDistillSR.`` or ``SymbolicRegression.OperatorsModule.``, are ignored.
 
     Raises
     ------

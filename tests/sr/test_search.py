@@ -77,7 +77,7 @@ def test_migration_inserts_front_member(fast):
     hof = HallOfFame()
     hof.update(star, 0.0, 3)
     islands = [
-        Island([((CONST, 1.0),)] * 20, np.ones(20), np.ones(20, dtype=np.int64), np.arange(20), random.Random(0), 20)
+        Island([((CONST, 1.0),)] * 20, [1.0] * 20, [1] * 20, list(range(20)), random.Random(0), 20)
     ]
     _migrate(islands, hof, ctx, np.random.default_rng(0))
     assert star in islands[0].trees
@@ -86,9 +86,9 @@ def test_migration_inserts_front_member(fast):
 def test_tournament_prefers_low_loss(fast):
     options = SearchOptions(tournament_selection_p=0.999, adaptive_parsimony_scaling=0.0, **fast)
     ctx = build_context(_problem(), options)
-    losses = np.linspace(1.0, 20.0, 20)
-    island = Island([((CONST, float(i)),) for i in range(20)], losses, np.ones(20, dtype=np.int64), np.arange(20), random.Random(1), 20)
-    picks = [_tournament(island, ctx, np.ones(options.maxsize + 1)) for _ in range(2000)]
+    losses = list(np.linspace(1.0, 20.0, 20))
+    island = Island([((CONST, float(i)),) for i in range(20)], losses, [1] * 20, list(range(20)), random.Random(1), 20)
+    picks = [_tournament(island, ctx, [1.0] * (options.maxsize + 1)) for _ in range(2000)]
     # The winner is the best of a random sample of 8 out of 20: its mean rank is about 1.3.
     assert np.mean(picks) < 2.5
 

@@ -20,7 +20,7 @@ Graph-aggregated loss (fitting an edge function against node targets)
 ---------------------------------------------------------------------
 When only node-level targets are known (for example accelerations), fit the edge
 function directly: each row of ``X`` is an edge, ``receivers[i]`` is the node that
-edge ``i`` points to, and ``y`` holds one target per node. The candidate's edge
+edge ``i`` points to, and ``y`` contains one target per node. The candidate's edge
 values are summed over each node's incoming edges, optionally divided by
 ``node_divisor`` (for example the node's mass), and compared with ``y`` under the
 chosen loss::
@@ -33,7 +33,7 @@ chosen loss::
     model.predict(X, receivers=receivers, node_divisor=mass)   # per node, [n_nodes]
 
 For a vector law fitted with one scalar expression, stack the components as extra
-rows: row ``(edge, k)`` holds the edge features with the k-th separation component
+rows: row ``(edge, k)`` contains the edge features with the k-th separation component
 in a shared column (``d = dx`` or ``dy``), and receiver index
 ``node * dim + k``, so ``y`` is the flattened ``[n_nodes * dim]`` target and
 ``node_divisor`` is ``np.repeat(mass, dim)``. Constants

@@ -147,10 +147,34 @@ def evaluate_program(program, Xt, out):
                     stack[sp - 1, r] = v
                     check += v * 0.0
             elif code < IF:
-                for r in range(m):
-                    v = _binary(code, stack[sp - 2, r], stack[sp - 1, r])
-                    stack[sp - 2, r] = v
-                    check += v * 0.0
+                # Arithmetic gets its own loops so they vectorise; the rest dispatch per row.
+                left = stack[sp - 2]
+                right = stack[sp - 1]
+                if code == ADD:
+                    for r in range(m):
+                        v = left[r] + right[r]
+                        left[r] = v
+                        check += v * 0.0
+                elif code == SUB:
+                    for r in range(m):
+                        v = left[r] - right[r]
+                        left[r] = v
+                        check += v * 0.0
+                elif code == MUL:
+                    for r in range(m):
+                        v = left[r] * right[r]
+                        left[r] = v
+                        check += v * 0.0
+                elif code == DIV:
+                    for r in range(m):
+                        v = left[r] / right[r]
+                        left[r] = v
+                        check += v * 0.0
+                else:
+                    for r in range(m):
+                        v = _binary(code, left[r], right[r])
+                        left[r] = v
+                        check += v * 0.0
                 sp -= 1
             else:
                 for r in range(m):
@@ -296,7 +320,11 @@ def _unary_slope(code, a, v):
     if code == LOG:
         return 1.0 / a
     if code == ABS:
-        return 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0)
+        if a > 0.0:
+            return 1.0
+        if a < 0.0:
+            return -1.0
+        return 0.0
     if code == SIN:
         return np.cos(a)
     if code == COS:

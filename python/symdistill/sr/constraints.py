@@ -98,7 +98,8 @@ class Constraints:
         """Return True when ``tree`` satisfies size, depth and operator constraints."""
         if (complexity if complexity is not None else self.complexity(tree)) > self.maxsize:
             return False
-        if len(tree) > 2 and self._depth(tree) > self.maxdepth:
+        # A tree's depth never exceeds its node count, so small trees skip the walk.
+        if len(tree) > self.maxdepth and self._depth(tree) > self.maxdepth:
             return False
         if self.active:
             return self._operator_constraints_hold(tree)

@@ -5,7 +5,7 @@ aggregation. Trees made only of built-in operators under a built-in loss go thro
 one fused Numba kernel (:func:`symdistill.sr._kernels.program_loss`); trees with user
 operators, custom elementwise losses and full objectives are first evaluated
 completely (kernel or guarded NumPy), and only a fully finite prediction reaches the
-loss, so a custom loss never sees a partially evaluated prediction.
+loss, so a custom loss never receives a partially evaluated prediction.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class Evaluator:
         self._buffer = np.empty(self.Xt.shape[1])
         self._kind, self._delta = _builtin_kind(self.loss)
         self._fused = self._kind is not None and loss_function is None
+        self._has_custom = operator_set.has_custom
         self._weights_arg = _EMPTY_FLOAT if self.weights is None else self.weights
         self._receivers_arg = _EMPTY_INT if self.receivers is None else self.receivers
         self._divisor_arg = _EMPTY_FLOAT if self.divisor is None else self.divisor
@@ -131,7 +132,7 @@ class Evaluator:
     def __call__(self, tree: Tree) -> float:
         """Return the loss of ``tree``; ``inf`` when it is invalid anywhere."""
         self.n_evaluations += 1
-        if self._fused and not any(code >= FIRST_CUSTOM_CODE for code, _ in tree):
+        if self._fused and (not self._has_custom or not any(code >= FIRST_CUSTOM_CODE for code, _ in tree)):
             return _kernels.program_loss(
                 to_program(tree),
                 self.Xt,

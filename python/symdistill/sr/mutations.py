@@ -20,7 +20,7 @@ from symdistill.sr.tree import arity_lookup, Tree, children, subtree_starts, to_
 
 @dataclasses.dataclass
 class MutationContext:
-    """What the mutations need: operators by arity, the feature count, an RNG."""
+    """Inputs of the mutations: operators by arity, the feature count and an RNG."""
 
     operator_set: OperatorSet
     n_features: int
@@ -161,26 +161,36 @@ def rotate_tree(tree: Tree, ctx: MutationContext) -> Tree | None:
     of ``C``: ``C`` replaces ``N``, ``N`` becomes argument ``j`` of ``C``, and ``G``
     becomes argument ``k`` of ``N``.
     """
-    starts = subtree_starts(tree, ctx.arity)
-    pivots = []
-    for i, (code, _) in enumerate(tree):
-        if ctx.arity(code) == 0:
-            continue
-        for k, (s, e) in enumerate(children(tree, i, starts, ctx.arity)):
-            if ctx.arity(tree[e - 1][0]) > 0:
-                pivots.append((i, k))
+    starts, kids = _structure(tree, ctx.arity)
+    pivots = [(i, k) for i, children_of_i in enumerate(kids) for k, c in enumerate(children_of_i) if kids[c]]
     if not pivots:
         return None
     i, k = pivots[ctx.rng.randrange(len(pivots))]
-    parent_children = [tree[s:e] for s, e in children(tree, i, starts, ctx.arity)]
-    c_root = children(tree, i, starts, ctx.arity)[k][1] - 1
-    c_children = [tree[s:e] for s, e in children(tree, c_root, starts, ctx.arity)]
+    c_root = kids[i][k]
+    parent_children = [tree[starts[c] : c + 1] for c in kids[i]]
+    c_children = [tree[starts[g] : g + 1] for g in kids[c_root]]
     j = ctx.rng.randrange(len(c_children))
     parent_children[k] = c_children[j]
-    new_parent = sum(parent_children, ()) + (tree[i],)
-    c_children[j] = new_parent
+    c_children[j] = sum(parent_children, ()) + (tree[i],)
     new_c = sum(c_children, ()) + (tree[c_root],)
     return tree[: starts[i]] + new_c + tree[i + 1 :]
+
+
+def _structure(tree: Tree, arity) -> tuple[list[int], list[list[int]]]:
+    # Subtree starts and, per node, the postfix indices of its children in order.
+    starts = [0] * len(tree)
+    kids: list[list[int]] = [[] for _ in tree]
+    stack: list[int] = []
+    for i, (code, _) in enumerate(tree):
+        n_children = arity(code)
+        if n_children:
+            kids[i] = stack[-n_children:]
+            del stack[-n_children:]
+            starts[i] = starts[kids[i][0]]
+        else:
+            starts[i] = i
+        stack.append(i)
+    return starts, kids
 
 
 def crossover(tree_a: Tree, tree_b: Tree, ctx: MutationContext) -> tuple[Tree, Tree]:

@@ -31,14 +31,15 @@ class Island:
     """Population state: trees, their losses and complexities, birth order, RNG."""
 
     trees: list[Tree]
-    losses: np.ndarray
-    complexities: np.ndarray
-    births: np.ndarray
+    losses: list[float]
+    complexities: list[int]
+    births: list[int]
     rng: random.Random
     next_birth: int = 0
 
     def oldest(self) -> int:
-        return int(np.argmin(self.births))
+        births = self.births
+        return min(range(len(births)), key=births.__getitem__)
 
     def replace(self, index: int, tree: Tree, loss: float, complexity: int) -> None:
         self.trees[index] = tree
@@ -61,7 +62,8 @@ class SearchContext:
     def __post_init__(self) -> None:
         weights = self.options.mutation_weights
         self.mutation_names = list(MUTATION_NAMES)
-        self.base_weights = np.array([weights[name] for name in self.mutation_names])
+        self.mutation_index = {name: i for i, name in enumerate(self.mutation_names)}
+        self.base_weights = [float(weights[name]) for name in self.mutation_names]
 
     def cost(self, loss: float, complexity: int) -> float:
         """Return the normalised loss plus the parsimony term."""
@@ -81,45 +83,60 @@ def new_island(ctx: SearchContext, rng: random.Random, seeds: list[Tree], deadli
         tree = random_tree(mctx, rng.randrange(1, 4))
         if ctx.constraints.admissible(tree):
             trees.append(tree)
-    losses = np.full(size, np.inf)
+    losses = [math.inf] * size
     for index, tree in enumerate(trees):
         if deadline is not None and index > 0 and time.monotonic() > deadline:
             break
         losses[index] = ctx.evaluator(tree)
-    complexities = np.array([ctx.constraints.complexity(tree) for tree in trees], dtype=np.int64)
-    births = np.arange(size, dtype=np.int64)
-    return Island(trees, losses, complexities, births, rng, next_birth=size)
+    complexities = [ctx.constraints.complexity(tree) for tree in trees]
+    return Island(trees, losses, complexities, list(range(size)), rng, next_birth=size)
 
 
-def _tournament(island: Island, ctx: SearchContext, frequencies: np.ndarray) -> int:
+def _tournament(island: Island, ctx: SearchContext, frequencies: list[float]) -> int:
+    # Plain Python on purpose: for a dozen members it is several times faster than NumPy.
     options = ctx.options
     rng = island.rng
     size = len(island.trees)
-    sample = np.array(rng.sample(range(size), options.tournament_selection_n))
-    costs = island.losses[sample] / ctx.baseline + options.parsimony * island.complexities[sample]
-    if options.adaptive_parsimony_scaling > 0:
-        normalised = frequencies[island.complexities[sample]] / frequencies.sum()
-        costs = costs * np.exp(options.adaptive_parsimony_scaling * normalised)
-    order = sample[np.argsort(costs, kind="stable")]
+    n = options.tournament_selection_n
+    # Partial Fisher-Yates shuffle: the first n entries are a sample without replacement.
+    pool = list(range(size))
+    for k in range(n):
+        j = k + int(rng.random() * (size - k))
+        pool[k], pool[j] = pool[j], pool[k]
+    losses = island.losses
+    complexities = island.complexities
+    baseline = ctx.baseline
+    parsimony = options.parsimony
+    scaling = options.adaptive_parsimony_scaling / sum(frequencies) if options.adaptive_parsimony_scaling > 0 else 0.0
+    ranked = []
+    for index in pool[:n]:
+        complexity = complexities[index]
+        cost = losses[index] / baseline + parsimony * complexity
+        if scaling:
+            cost *= math.exp(scaling * frequencies[complexity])
+        ranked.append((cost, index))
     p = options.tournament_selection_p
     # Rank k is chosen with probability p * (1 - p)^k (a geometric distribution).
-    rank = 0 if p >= 1.0 else min(int(math.log(1.0 - rng.random()) / math.log(1.0 - p)), len(order) - 1)
-    return int(order[rank])
+    rank = 0 if p >= 1.0 else min(int(math.log(1.0 - rng.random()) / math.log(1.0 - p)), n - 1)
+    if rank == 0:
+        return min(ranked)[1]
+    ranked.sort()
+    return ranked[rank][1]
 
 
-def _mutation_weights(ctx: SearchContext, tree: Tree, complexity: int) -> np.ndarray:
-    weights = ctx.base_weights.copy()
-    names = ctx.mutation_names
+def _mutation_weights(ctx: SearchContext, tree: Tree, complexity: int) -> list[float]:
+    weights = list(ctx.base_weights)
+    index = ctx.mutation_index
     n_constants = sum(1 for code, _ in tree if code == CONST)
-    weights[names.index("mutate_constant")] *= min(8, n_constants) / 8.0
+    weights[index["mutate_constant"]] *= min(8, n_constants) / 8.0
     if len(tree) == 1:
         for name in ("mutate_operator", "swap_operands", "delete_node", "simplify", "rotate_tree"):
-            weights[names.index(name)] = 0.0
+            weights[index[name]] = 0.0
     if complexity >= ctx.constraints.maxsize:
-        weights[names.index("add_node")] = 0.0
-        weights[names.index("insert_node")] = 0.0
+        weights[index["add_node"]] = 0.0
+        weights[index["insert_node"]] = 0.0
     if not ctx.options.should_optimize_constants or n_constants == 0:
-        weights[names.index("optimize")] = 0.0
+        weights[index["optimize"]] = 0.0
     return weights
 
 
@@ -151,9 +168,9 @@ def run_iteration(
     rng = island.rng
     evaluator = ctx.evaluator if batch_rows is None else ctx.evaluator.subset(batch_rows)
     if batch_rows is not None:
-        island.losses = np.array([evaluator(tree) for tree in island.trees])
-    frequencies = frequencies.copy()
-    counts = np.zeros_like(frequencies)
+        island.losses = [evaluator(tree) for tree in island.trees]
+    frequencies = [float(f) for f in frequencies]
+    counts = np.zeros(len(frequencies))
     mctx = dataclasses.replace(ctx.mutation_context, rng=rng)
     cache: dict[Tree, float] = {}
     best_seen: dict[int, tuple[float, Tree]] = {}
@@ -253,10 +270,9 @@ def _mutate(island: Island, parent_index: int, ctx: SearchContext, mctx: Mutatio
     parent = island.trees[parent_index]
     parent_complexity = int(island.complexities[parent_index])
     weights = _mutation_weights(ctx, parent, parent_complexity)
-    total = weights.sum()
-    if total <= 0:
+    if sum(weights) <= 0:
         return None
-    name = ctx.mutation_names[int(np.searchsorted(np.cumsum(weights), rng.random() * total, side="right"))]
+    name = rng.choices(ctx.mutation_names, weights)[0]
     if name == "do_nothing":
         return parent, island.losses[parent_index], parent_complexity, 0
     if name == "optimize":

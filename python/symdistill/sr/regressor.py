@@ -131,7 +131,7 @@ class SymbolicRegressor:
             Column names (default: DataFrame columns, else ``x0, x1, ...``).
         receivers : int array, shape [n_rows], optional
             Graph-aggregated loss: each row is an edge whose value is summed into
-            node ``receivers[i]``; ``y`` then holds one target per node.
+            node ``receivers[i]``, and ``y`` contains one target per node.
         node_divisor : array-like, shape [n_nodes], optional
             Divide each node's sum by this (e.g. the mass, to compare with
             accelerations).
@@ -314,7 +314,7 @@ def _evaluate_sympy_rows(expression: sympy.Expr, symbols: Sequence[sympy.Symbol]
 
 
 # Give __init__ an explicit keyword-only signature so scikit-learn style introspection
-# (inspect.signature, get_params, clone) sees every parameter and its default.
+# (inspect.signature, get_params, clone) finds every parameter and its default.
 SymbolicRegressor.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default) for name, default in _PARAMETER_DEFAULTS.items()]

@@ -1,7 +1,7 @@
 """Expression trees as postfix node tuples, and their structure, strings and sympy form.
 
-A tree is a tuple of nodes in postfix order; each node is ``(code, value)`` where
-``code`` is an operator code from :mod:`symdistill.sr.operators`, and ``value`` is the
+A tree is a tuple of nodes in postfix order. Each node is ``(code, value)``: ``code``
+is an operator code from :mod:`symdistill.sr.operators`, and ``value`` is the
 constant (``CONST``), the feature index (``FEATURE``) or 0.0 (operators). Trees are
 immutable and hashable, so loss caches can key on them. :func:`to_program` turns one
 into the ``[n_nodes, 2]`` array that the Numba kernels evaluate.
@@ -36,7 +36,7 @@ arity_of = _arity_table().__getitem__
 
 
 def arity_lookup(operators: Sequence[Operator]):
-    """Return a fast ``code -> arity`` lookup that also knows the custom operators."""
+    """Return a fast ``code -> arity`` lookup that includes the custom operators."""
     return _arity_table(operators).__getitem__
 
 

@@ -507,6 +507,7 @@ def write_report(
         "checks": evaluation["checks"],
         **{key: value for key, value in evaluation["checks"].items() if not key.startswith("n_")},
         "wall_time_s": wall,
+        "cpu_time_s": dict(run.cpu_times),
         "plots": plots,
     }
     report_io.write_report(run_dir, report)

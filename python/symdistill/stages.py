@@ -49,6 +49,9 @@ class RunFolder:
         self.force_names = set() if isinstance(force, bool) else set(force)
         self.rerun_rest = False
         self.wall_times: dict[str, float] = {}
+        # Process CPU time (all threads) per stage: on a shared machine it shows the
+        # work done, which wall time alone hides.
+        self.cpu_times: dict[str, float] = {}
         self.skipped: list[str] = []
 
     def record_path(self, name: str) -> Path:
@@ -81,18 +84,21 @@ class RunFolder:
             record = self.load_record(name)
             assert record is not None
             self.wall_times[name] = float(record.get("wall_time_s", 0.0))
+            self.cpu_times[name] = float(record.get("cpu_time_s", 0.0))
             self.skipped.append(name)
             logger.info("stage %s: finished before, skipped", name)
             return dict(record["summary"])
 
         logger.info("stage %s: running (%s)", name, reason)
         self.rerun_rest = True
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         summary = dict(run())
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         self.wall_times[name] = elapsed
-        atomic_write_json(self.record_path(name), {"stage": name, "key": key, "wall_time_s": elapsed, "summary": summary})
-        logger.info("stage %s: done in %.1f s", name, elapsed)
+        self.cpu_times[name] = cpu
+        record = {"stage": name, "key": key, "wall_time_s": elapsed, "cpu_time_s": cpu, "summary": summary}
+        atomic_write_json(self.record_path(name), record)
+        logger.info("stage %s: done in %.1f s (%.1f s CPU)", name, elapsed, cpu)
         return summary
 
     def _rerun_reason(self, name: str, key: str, files: Callable[[Mapping[str, Any]], Iterable[str]] | None) -> str | None:

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -66,6 +66,9 @@ class RegressionConfig:
         ``SymbolicRegressor`` backend name.
     procs : int or None
         Worker threads per fit; None uses all cores.
+    sr_options : mapping
+        Further ``SymbolicRegressor`` keywords (for example ``parsimony`` or
+        ``tournament_selection_n``); they override the fields above.
     seed : int
         Seed of the sampling and of every search.
     """
@@ -86,6 +89,7 @@ class RegressionConfig:
     model_selection: str = "score"
     backend: str = "native"
     procs: int | None = None
+    sr_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -133,7 +137,7 @@ def edge_variable_names(dim: int, which: str = "all", momenta: bool = False) -> 
 def _regressor(config: RegressionConfig, equation_file: Path):
     from symdistill.sr import SymbolicRegressor
 
-    return SymbolicRegressor(
+    estimator = SymbolicRegressor(
         binary_operators=list(config.binary_operators),
         unary_operators=list(config.unary_operators),
         ternary_operators=list(config.ternary_operators),
@@ -150,6 +154,8 @@ def _regressor(config: RegressionConfig, equation_file: Path):
         equation_file=str(equation_file),
         backend=config.backend,
     )
+    estimator.set_params(**dict(config.sr_options))
+    return estimator
 
 
 def run_regression(

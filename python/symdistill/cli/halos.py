@@ -113,11 +113,7 @@ def baselines(path: str | None, fmt: str | None, radius: float, delta_max: float
         raise click.ClickException(f"{path} has no delta column; simulate the catalogue or add the overdensity")
     try:
         split = split_halos(catalog.delta, delta_max=delta_max, test_fraction=test_fraction, seed=seed)
-        results = fit_baselines(catalog, split.train, split.test, radius=radius)
-        if split.ood.size:
-            ood = fit_baselines(catalog, split.train, split.ood, radius=radius)
-            for name in results:
-                results[name]["ood_mae"] = ood[name]["test_mae"]
+        results = fit_baselines(catalog, split.train, split.test, radius=radius, ood=split.ood)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps({"split": split.to_dict(), "baselines": results,

@@ -100,12 +100,18 @@ def fit_baseline(name: str, mass: np.ndarray, summed_mass: np.ndarray, delta: np
 
 
 def fit_baselines(
-    catalog: HaloCatalog, train: np.ndarray, test: np.ndarray | None = None, *, radius: float = 20.0
+    catalog: HaloCatalog,
+    train: np.ndarray,
+    test: np.ndarray | None = None,
+    *,
+    radius: float = 20.0,
+    ood: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Fit every baseline on the ``train`` halos and report the mean absolute error on ``test``.
+    """Fit every baseline on the ``train`` halos and report mean absolute errors.
 
-    ``train`` and ``test`` are boolean masks or index arrays over the catalogue; neighbour
-    sums always use every halo of the catalogue.
+    ``train``, ``test`` and ``ood`` are boolean masks or index arrays over the catalogue;
+    the errors on ``test`` and ``ood`` are stored as ``test_mae`` and ``ood_mae``.
+    Neighbour sums always use every halo of the catalogue.
     """
     if catalog.delta is None:
         raise ValueError("the catalogue has no delta; simulate it or compute the overdensity first")
@@ -117,7 +123,9 @@ def fit_baselines(
         entry = fit.to_dict()
         entry["radius_mpc_h"] = radius
         entry["mass_unit_msun_h"] = MASS_UNIT
-        if test is not None:
-            entry["test_mae"] = float(np.mean(np.abs(catalog.delta[test] - fit.predict(mass[test], summed[test]))))
+        for key, index in (("test_mae", test), ("ood_mae", ood)):
+            if index is not None and np.asarray(index).size:
+                error = catalog.delta[index] - fit.predict(mass[index], summed[index])
+                entry[key] = float(np.mean(np.abs(error)))
         results[name] = entry
     return results

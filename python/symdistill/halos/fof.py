@@ -92,7 +92,7 @@ def friends_of_friends(
     positions[positions >= box_size] = 0.0
 
     tree = cKDTree(positions, boxsize=box_size)
-    n_chunks = n_chunks or max(1, int(np.ceil(n / 2_000_000)))
+    n_chunks = n_chunks or max(1, int(np.ceil(n / 1_000_000)))
     # Connected components of the pairs found so far, carried as a forest of edges to a root.
     forest_rows = np.empty(0, np.int64)
     forest_cols = np.empty(0, np.int64)

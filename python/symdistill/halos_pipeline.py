@@ -1,0 +1,580 @@
+"""Discovery on dark-matter halos: predict each halo's overdensity from its neighbours.
+
+:func:`discover_halos` reads top-down as the method's steps, each a resumable stage of
+the run folder (``symdistill.stages``):
+
+1. ``load_data``: the catalogue (the shipped one by default) and its split: halos with
+   delta <= ``delta_max`` are divided into training and held-out test halos, the rest
+   are the out-of-distribution set;
+2. ``fit_reference_baselines``: the constant and "simple" estimators, fitted by least
+   absolute deviations on the training halos;
+3. for each variant (``with_mass``, and ``without_mass``, whose network has no mass
+   input):
+   a. ``train_network``: a graph network with the configured message bias (L1) on
+      the radius graph, in minibatches of training receivers with all their edges;
+   b. ``analyse_messages``: rank message components by standard deviation over
+      training edges and keep the most informative one;
+   c. ``regress_formulas``: symbolic regression of that component against pair
+      variables, then of the node model against the halo's own variables and the
+      summed component ``E``;
+   d. ``substitute_and_refit``: both formulas in one model, every constant refitted
+      jointly on the training halos' delta (mean absolute error);
+   e. ``evaluate``: network and formulas on training, test and out-of-distribution
+      halos;
+4. ``write_report``: ``report.json`` with ``table2`` (test errors of constant, simple,
+   both discovered formulas and the network) and ``ood`` (network against formula on
+   delta > ``delta_max``), and ``report.md``.
+
+Formulas use r in Mpc/h, masses in ``MASS_UNIT`` Msun/h and velocities in
+``VELOCITY_UNIT`` km/s; ``sympy_physical`` entries rewrite them for Mpc/h, Msun/h, km/s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from symdistill import config as config_io
+from symdistill._io import atomic_write_json, atomic_write_text
+from symdistill.stages import RunFolder
+
+logger = logging.getLogger(__name__)
+
+MASS_UNIT = 1e13
+"""Msun/h per unit of the mass variables ``M``, ``M1``, ``M2`` in formulas."""
+VELOCITY_UNIT = 100.0
+"""km/s per unit of the velocity variables ``v``, ``v1``, ``dv`` in formulas."""
+VARIANTS = ("with_mass", "without_mass")
+PAIR_VARIABLES = {"with_mass": ("r", "M1", "M2", "dv"), "without_mass": ("r", "dv", "v1", "v2")}
+OWN_VARIABLES = {"with_mass": ("M",), "without_mass": ("v",)}
+LOSS_DEFINITION = "Loss: mean absolute error of the predicted overdensity delta, per halo."
+
+
+@dataclasses.dataclass(frozen=True)
+class HaloDataConfig:
+    """The catalogue, its graph and its split.
+
+    Attributes
+    ----------
+    catalog : str or None
+        Catalogue path (any format ``symdistill.halos.load_catalog`` reads); None uses the
+        shipped catalogue.
+    r_max : float
+        Graph edge radius in Mpc/h.
+    delta_max : float
+        Halos with larger delta form the out-of-distribution set, unseen in training.
+    test_fraction : float
+        Share of the in-distribution halos held out for testing.
+    baseline_radius : float
+        Radius of the neighbour mass sum of the "simple" baseline, Mpc/h.
+    """
+
+    catalog: str | None = None
+    r_max: float = 50.0
+    delta_max: float = 1.0
+    test_fraction: float = 0.2
+    baseline_radius: float = 20.0
+
+    def __post_init__(self) -> None:
+        if not self.r_max > 0:
+            raise ValueError(f"data r_max must be positive (Mpc/h), got {self.r_max!r}")
+        if not 0 < self.test_fraction < 1:
+            raise ValueError(f"data test_fraction must be in (0, 1), got {self.test_fraction!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class HaloDistillConfig:
+    """Variants to run and the number of edges recorded for component ranking.
+
+    Attributes
+    ----------
+    variants : tuple of str
+        Any of ``with_mass`` and ``without_mass``.
+    n_message_edges : int
+        Training edges whose messages rank the components (standard deviation).
+    """
+
+    variants: tuple[str, ...] = VARIANTS
+    n_message_edges: int = 20000
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variants", tuple(self.variants))
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or not self.variants:
+            raise ValueError(f"distill variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
+        if self.n_message_edges < 1:
+            raise ValueError(f"distill n_message_edges must be positive, got {self.n_message_edges}")
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # An estimate for the shipped catalogue on a 2-core CPU: 15-25 minutes for both variants.
+    "default": {
+        "train": {"hidden": 500, "steps": 1500, "batch_size": 32, "test_examples": 1000, "checkpoint_every": 250},
+        "regression": {"binary_operators": ["+", "-", "*", "/", "^"], "maxsize": 20, "niterations": 30,
+                       "timeout_in_seconds": 90.0, "n_edges": 2000, "n_nodes": 1500},
+        "refit": {"steps": 600, "batch_size": 256, "max_graphs": 5000, "eval_every": 50},
+    },
+    # 500 hidden units as in Cranmer et al. (2020), with a longer budget; hours on a CPU.
+    "paper": {
+        "train": {"hidden": 500, "steps": 30000, "batch_size": 64, "test_examples": 5000, "checkpoint_every": 1000},
+        "regression": {"binary_operators": ["+", "-", "*", "/", "^"], "unary_operators": ["exp", "log"],
+                       "maxsize": 25, "niterations": 200, "timeout_in_seconds": 1200.0, "n_edges": 5000,
+                       "n_nodes": 5000},
+        "refit": {"steps": 3000, "batch_size": 512, "max_graphs": 20000, "eval_every": 100},
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class HaloRunConfig:
+    """All settings of one halo discovery run; sections reuse each stage's config."""
+
+    model: str
+    seed: int
+    data: HaloDataConfig
+    distill: HaloDistillConfig
+    train: Any
+    regression: Any
+    refit: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "seed": self.seed,
+                **{name: config_io.to_dict(getattr(self, name)) for name in _SECTIONS}}
+
+
+def _section_types() -> dict[str, type]:
+    from symdistill.distill.regress import RegressionConfig
+    from symdistill.gn import TrainConfig
+    from symdistill.symbolic import RefitConfig
+
+    return {"data": HaloDataConfig, "distill": HaloDistillConfig, "train": TrainConfig,
+            "regression": RegressionConfig, "refit": RefitConfig}
+
+
+_SECTIONS = ("data", "distill", "train", "regression", "refit")
+
+
+def resolve_halo_config(preset: str = "default", config_file: str | os.PathLike[str] | None = None,
+                        overrides: Mapping[str, Any] | None = None) -> HaloRunConfig:
+    """Build the run config from a preset, an optional TOML/JSON file and overrides, in that order."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; use one of {sorted(PRESETS)}")
+    values: dict[str, Any] = {"model": "l1", "seed": 0, **json.loads(json.dumps(PRESETS[preset]))}
+    if config_file is not None:
+        path = os.fspath(config_file)
+        loaded = json.loads(Path(path).read_text()) if path.endswith(".json") else config_io.load_toml(path)
+        values = config_io.merge(values, loaded)
+    values = config_io.merge(values, overrides or {})
+    types = _section_types()
+    unknown = sorted(set(values) - set(types) - {"model", "seed"})
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; valid: model, seed, {', '.join(types)}")
+    sections = {name: config_io.from_dict(cls, values.get(name, {}), section=name) for name, cls in types.items()}
+    model = values["model"]
+    if model == "flathgn":
+        raise ValueError("halo discovery needs a message model (standard, bottleneck, l1, kl), not flathgn")
+    return HaloRunConfig(model=model, seed=int(values["seed"]), **sections)
+
+
+@dataclasses.dataclass
+class HaloDiscoveryResult:
+    """Outcome of a halo discovery run; ``report`` is the content of ``report.json``."""
+
+    run_dir: Path
+    config: HaloRunConfig
+    report: dict[str, Any]
+
+    @property
+    def table2(self) -> dict[str, float]:
+        return self.report["table2"]
+
+    @property
+    def ood(self) -> dict[str, float]:
+        return self.report["ood"]
+
+
+def discover_halos(
+    catalog: str | os.PathLike[str] | None = None,
+    model: str | None = None,
+    *,
+    out: str | os.PathLike[str],
+    preset: str = "default",
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    force: bool | Iterable[str] = False,
+    device: str | None = None,
+) -> HaloDiscoveryResult:
+    """Run the halo discovery pipeline into the run folder ``out``.
+
+    Parameters
+    ----------
+    catalog : path, optional
+        Halo catalogue with a ``delta`` column; the shipped catalogue by default.
+    model : str, optional
+        Message bias of the network (``l1`` by default).
+    out : path
+        Run folder; a rerun resumes finished stages whose settings did not change.
+    preset : {"default", "paper"}
+    config_file : path, optional
+        TOML or JSON with the sections ``data distill train regression refit``.
+    overrides : mapping, optional
+        Nested settings applied last, e.g. ``{"train": {"steps": 100}}``.
+    force : bool or iterable of str
+        Rerun every stage, or the named stages and all later ones.
+    device : str, optional
+        Torch device for training; CUDA when available by default.
+    """
+    top: dict[str, Any] = {"model": model, "data": {"catalog": None if catalog is None else os.fspath(catalog)}}
+    cfg = resolve_halo_config(preset, config_file, config_io.merge(top, overrides or {}))
+    run = RunFolder(out, force)
+    atomic_write_json(run.path / "config.json", cfg.to_dict())
+    started = time.perf_counter()
+    sections = cfg.to_dict()
+
+    data = run.stage("data", lambda: load_data(cfg, run.path), sections["data"],
+                     files=lambda s: [s["catalog"], s["split"]])
+    baselines = run.stage("baselines", lambda: fit_reference_baselines(cfg, run.path), sections["data"])
+    variants: dict[str, dict[str, Any]] = {}
+    for variant in cfg.distill.variants:
+        data_of = _memo(lambda v=variant: _VariantData(cfg, run.path, v))
+        settings = [sections["data"], cfg.model, cfg.seed, sections["train"], variant]
+        run.stage(f"train_{variant}", lambda: train_network(cfg, run.path, data_of(), variant, device), settings,
+                  files=lambda s, v=variant: [f"gn_{v}/checkpoint.pt"])
+        analysis = run.stage(f"analyse_{variant}", lambda: analyse_messages(cfg, run.path, data_of(), variant),
+                             sections["distill"], files=lambda s: [s["messages"]])
+        fits = run.stage(f"regress_{variant}", lambda: regress_formulas(cfg, run.path, data_of(), variant, analysis),
+                         sections["regression"], files=lambda s: [s["edge"]["hall_of_fame"], s["node"]["hall_of_fame"]])
+        refitted = run.stage(f"refit_{variant}", lambda: substitute_and_refit(cfg, run.path, data_of(), fits),
+                             sections["refit"])
+        evaluation = run.stage(f"evaluate_{variant}", lambda: evaluate(cfg, run.path, data_of(), variant, refitted), None)
+        variants[variant] = {"analysis": analysis, "fits": fits, "refit": refitted, "evaluation": evaluation}
+    run.stage("report", lambda: write_report(cfg, run, data, baselines, variants, started), None,
+              files=lambda s: ["report.json", "report.md"])
+    return HaloDiscoveryResult(run.path, cfg, json.loads((run.path / "report.json").read_text()))
+
+
+# -- 1-2. data and baselines ------------------------------------------------------------
+
+
+def load_data(cfg: HaloRunConfig, run_dir: Path) -> dict[str, Any]:
+    """Copy the catalogue into the run folder and split its halos; return paths and sizes."""
+    from symdistill import halos
+
+    source = cfg.data.catalog or halos.shipped_catalog_path()
+    catalog = halos.load_catalog(source)
+    if catalog.delta is None:
+        raise ValueError(f"catalogue {source!r} has no delta column; make one with 'symdistill halos simulate'")
+    split = halos.split_halos(catalog.delta, delta_max=cfg.data.delta_max, test_fraction=cfg.data.test_fraction,
+                              seed=cfg.seed)
+    halos.write_table(catalog, run_dir / "data" / "catalog.npz")
+    with open(run_dir / "data" / "split.npz", "wb") as handle:
+        np.savez(handle, train=split.train, test=split.test, ood=split.ood)
+    return {"catalog": "data/catalog.npz", "split": "data/split.npz", "source": os.path.abspath(source),
+            **split.to_dict(), "catalog_summary": catalog.summary()}
+
+
+def _load(run_dir: Path):
+    from symdistill import halos
+
+    catalog = halos.load_catalog(run_dir / "data" / "catalog.npz")
+    with np.load(run_dir / "data" / "split.npz") as split:
+        return catalog, {name: split[name] for name in ("train", "test", "ood")}
+
+
+def fit_reference_baselines(cfg: HaloRunConfig, run_dir: Path) -> dict[str, Any]:
+    """Fit the constant and simple estimators on training halos; errors on test and ood halos."""
+    from symdistill import halos
+
+    catalog, split = _load(run_dir)
+    return halos.fit_baselines(catalog, split["train"], split["test"], radius=cfg.data.baseline_radius,
+                               ood=split["ood"])
+
+
+# -- 3. one variant: train, analyse, regress, refit, evaluate ----------------------------
+
+
+def _memo(build):
+    """Return a function that calls ``build`` once, on first use, and then returns its result."""
+    cache: list[Any] = []
+
+    def get():
+        if not cache:
+            cache.append(build())
+        return cache[0]
+
+    return get
+
+
+class _VariantData:
+    """The catalogue, split, graph dataset and formula variables of one variant."""
+
+    def __init__(self, cfg: HaloRunConfig, run_dir: Path, variant: str) -> None:
+        from symdistill import halos
+
+        self.catalog, self.split = _load(run_dir)
+        self.dataset = halos.build_dataset(self.catalog, cfg.data.r_max, include_mass=variant == "with_mass")
+        self.pair_names = PAIR_VARIABLES[variant]
+        self.own_names = OWN_VARIABLES[variant]
+
+    def pair_table(self, edges: np.ndarray | None = None) -> np.ndarray:
+        """Pair variables per edge in formula units, shape [n_edges, len(pair_names)]."""
+        senders, receivers = self.dataset.edge_index if edges is None else self.dataset.edge_index[:, edges]
+        names = self.dataset.edge_feature_names
+        attr = self.dataset.edge_attr if edges is None else self.dataset.edge_attr[edges]
+        speed = np.linalg.norm(self.catalog.velocities, axis=1) / VELOCITY_UNIT
+        columns = {
+            "r": attr[:, names.index("r")].astype(np.float64) * self.dataset.scaling["r"]["scale"],
+            "dv": attr[:, names.index("dv")].astype(np.float64) * self.dataset.scaling["dv"]["scale"] / VELOCITY_UNIT,
+            "M1": self.catalog.masses[receivers] / MASS_UNIT,
+            "M2": self.catalog.masses[senders] / MASS_UNIT,
+            "v1": speed[receivers],
+            "v2": speed[senders],
+        }
+        return np.column_stack([columns[name] for name in self.pair_names])
+
+    def own_table(self) -> np.ndarray:
+        """Own variables per halo in formula units, shape [n_halos, len(own_names)]."""
+        columns = {"M": self.catalog.masses / MASS_UNIT,
+                   "v": np.linalg.norm(self.catalog.velocities, axis=1) / VELOCITY_UNIT}
+        return np.column_stack([columns[name] for name in self.own_names])
+
+
+def train_network(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str, device: str | None) -> dict[str, Any]:
+    """Train the graph network of one variant on the training halos (resuming a stopped run)."""
+    from symdistill import gn
+
+    dataset = data.dataset
+    graph = gn.SparseGraph(x=dataset.node_features, edge_index=dataset.edge_index, y=dataset.targets,
+                           edge_attr=dataset.edge_attr)
+    result = gn.train_sparse(graph, cfg.model, out=run_dir / f"gn_{variant}", train_nodes=data.split["train"],
+                             test_nodes=data.split["test"], seed=cfg.seed, device=device, resume=True,
+                             config=cfg.train)
+    return {"steps": result.steps, "train_loss": result.train_loss, "test_loss": result.test_loss,
+            "wall_time_s": result.wall_time_s, "node_features": list(dataset.node_feature_names),
+            "edge_features": list(dataset.edge_feature_names), "scaling": dataset.scaling,
+            "n_edges": dataset.n_edges}
+
+
+def _network(run_dir: Path, variant: str):
+    from symdistill import gn
+
+    return gn.load_model(run_dir / f"gn_{variant}", device="cpu")
+
+
+def analyse_messages(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str) -> dict[str, Any]:
+    """Rank message components on training edges; save the top one with its pair variables."""
+    from symdistill.halos_symbolic import edge_messages
+
+    network = _network(run_dir, variant)
+    train_edges = data.dataset.incoming_edges(data.split["train"])
+    rng = np.random.default_rng(cfg.seed)
+    edges = np.sort(rng.choice(train_edges, size=min(cfg.distill.n_message_edges, train_edges.size), replace=False))
+    messages = edge_messages(network, data.dataset.node_features, data.dataset.edge_index, data.dataset.edge_attr, edges)
+    spread = messages.std(axis=0)
+    ranking = np.argsort(spread)[::-1]
+    top = int(ranking[0])
+    # NOTE: only the strongest component is distilled; the report lists the spread of the
+    # next ones so a second informative component would be visible.
+    table = {name: column for name, column in zip(data.pair_names, data.pair_table(edges).T)}
+    table[f"e{top}"] = messages[:, top]
+    import pandas as pd
+
+    path = run_dir / f"messages_{variant}.csv"
+    pd.DataFrame(table).to_csv(path, index=False)
+    total = float(np.sum(spread**2))
+    return {"top_component": top, "messages": path.name,
+            "component_std": {f"e{int(c)}": float(spread[c]) for c in ranking[:5]},
+            "top_variance_fraction": float(spread[top] ** 2 / total) if total > 0 else 1.0}
+
+
+def regress_formulas(
+    cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str, analysis: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Fit the kept message component to pair variables, then the node model to own variables and E."""
+    import pandas as pd
+
+    from symdistill.distill.regress import run_regression, sample_rows
+    from symdistill.halos_symbolic import SUMMED_NAME, network_predictions
+
+    config = dataclasses.replace(cfg.regression, seed=cfg.regression.seed + cfg.seed)
+    out_dir = run_dir / f"regress_{variant}"
+    top = analysis["top_component"]
+    messages = pd.read_csv(run_dir / analysis["messages"])
+    rows = sample_rows(len(messages), config.n_edges, config.seed)
+    edge = run_regression(f"e{top}", messages.iloc[rows][list(data.pair_names)].to_numpy(),
+                          messages.iloc[rows][f"e{top}"].to_numpy(), data.pair_names, config, out_dir)
+
+    receivers = data.split["train"][sample_rows(data.split["train"].size, config.n_nodes, config.seed)]
+    network = _network(run_dir, variant)
+    predictions, summed = network_predictions(network, data.dataset.node_features, data.dataset.edge_index,
+                                              data.dataset.edge_attr, receivers)
+    own = data.own_table()[receivers]
+    node_variables = (*data.own_names, SUMMED_NAME)
+    node = run_regression("delta", np.column_stack([own, summed[:, top]]), predictions, node_variables, config, out_dir)
+    return {"edge": _fit_entry(edge, run_dir), "node": _fit_entry(node, run_dir)}
+
+
+def _fit_entry(fit: Any, run_dir: Path) -> dict[str, Any]:
+    summary = fit.summary()
+    summary["hall_of_fame"] = os.path.relpath(fit.hall_of_fame, run_dir)
+    return summary
+
+
+def _symbolic_model(edge: Mapping[str, Any], node: Mapping[str, Any], key: str, max_degree: int):
+    from symdistill.halos_symbolic import SymbolicHaloModel
+    from symdistill.symbolic import Formula
+
+    return SymbolicHaloModel(Formula.parse(edge["component"], edge[key], edge["variables"]),
+                             Formula.parse(node["component"], node[key], node["variables"]), max_degree)
+
+
+def _dense(data: _VariantData, receivers: np.ndarray, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from symdistill.halos_symbolic import dense_receivers
+
+    dense = dense_receivers(receivers, data.dataset.row_start, data.dataset.edge_index[0], pair, data.own_table())
+    return dense, data.catalog.delta[receivers][:, None, None]
+
+
+def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, fits: Mapping[str, Any]) -> dict[str, Any]:
+    """Put both formulas into one model and refit all constants on the training halos."""
+    from symdistill.symbolic import refit
+
+    config = dataclasses.replace(cfg.refit, seed=cfg.refit.seed + cfg.seed)
+    rng = np.random.default_rng(config.seed)
+    train = data.split["train"]
+    receivers = np.sort(rng.choice(train, size=min(config.max_graphs, train.size), replace=False))
+    states, targets = _dense(data, receivers, data.pair_table())
+    model = _symbolic_model(fits["edge"], fits["node"], "sympy", _max_degree(data, receivers))
+    result = refit(model, states, targets, config)
+    edge, node = model.formulas()
+
+    def entry(fit: Mapping[str, Any], formula: Any) -> dict[str, Any]:
+        return {**fit, "sympy_refit": str(formula.expr)}
+
+    return {"edge": entry(fits["edge"], edge), "node": entry(fits["node"], node), "loss_before": result.loss_before,
+            "loss_after": result.loss_after, "n_halos": result.n_graphs}
+
+
+def _max_degree(data: _VariantData, receivers: np.ndarray) -> int:
+    row_start = data.dataset.row_start
+    return int(max(1, np.max(row_start[receivers + 1] - row_start[receivers], initial=0)))
+
+
+def evaluate(
+    cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str, refitted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Mean absolute error of the network and of the refitted formulas on each split."""
+    import torch
+
+    from symdistill.halos_symbolic import network_predictions
+    from symdistill.symbolic import mean_absolute_error
+
+    network = _network(run_dir, variant)
+    pair = data.pair_table()
+    losses: dict[str, dict[str, float | None]] = {}
+    for name in ("train", "test", "ood"):
+        nodes = data.split[name]
+        if nodes.size == 0:
+            losses[name] = {"gn": None, "symbolic": None, "n_halos": 0}
+            continue
+        predictions, _ = network_predictions(network, data.dataset.node_features, data.dataset.edge_index,
+                                             data.dataset.edge_attr, nodes)
+        states, targets = _dense(data, nodes, pair)
+        model = _symbolic_model(refitted["edge"], refitted["node"], "sympy_refit", _max_degree(data, nodes))
+        symbolic = mean_absolute_error(model.double(), torch.as_tensor(states), torch.as_tensor(targets), batch_size=512)
+        losses[name] = {"gn": float(np.mean(np.abs(predictions - data.catalog.delta[nodes]))),
+                        "symbolic": float(symbolic), "n_halos": int(nodes.size)}
+    return {"losses": losses}
+
+
+# -- 4. report --------------------------------------------------------------------------
+
+
+def write_report(cfg: HaloRunConfig, run: RunFolder, data: Mapping[str, Any], baselines: Mapping[str, Any],
+                 variants: Mapping[str, Mapping[str, Any]], started: float) -> dict[str, Any]:
+    """Write ``report.json`` and ``report.md`` with Table 2 and the out-of-distribution test."""
+    from symdistill import report as report_io
+    from symdistill.halos_symbolic import physical_formula
+    from symdistill.symbolic import Formula
+
+    units = {"M": MASS_UNIT, "M1": MASS_UNIT, "M2": MASS_UNIT, "v": VELOCITY_UNIT, "v1": VELOCITY_UNIT,
+             "v2": VELOCITY_UNIT, "dv": VELOCITY_UNIT}
+
+    def formula_entries(variant: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        refitted = variants[variant]["refit"]
+        entries = []
+        for part in ("edge", "node"):
+            entry = dict(refitted[part])
+            expr = Formula.parse(entry["component"], entry["sympy_refit"], entry["variables"]).expr
+            entry["sympy_physical"] = str(physical_formula(expr, units))
+            entries.append(entry)
+        return [entries[0]], [entries[1]]
+
+    table2: dict[str, float | None] = {"constant": baselines["constant"]["test_mae"],
+                                       "simple": baselines["simple"]["test_mae"]}
+    for variant in VARIANTS:
+        losses = variants.get(variant, {}).get("evaluation", {}).get("losses")
+        table2[f"discovered_{variant}"] = losses["test"]["symbolic"] if losses else None
+    main = "with_mass" if "with_mass" in variants else next(iter(variants))
+    main_losses = variants[main]["evaluation"]["losses"]
+    table2["gn"] = main_losses["test"]["gn"]
+    edge_formulas, node_formula = formula_entries(main)
+    wall = dict(run.wall_times)
+    wall["total_this_invocation"] = time.perf_counter() - started
+    report = {
+        "system": "halos",
+        "dim": 3,
+        "model": cfg.model,
+        "setup": {
+            "catalogue": data["source"],
+            "halos (train / test / ood)": f"{data['n_train']} / {data['n_test']} / {data['n_ood']}",
+            "graph radius (Mpc/h)": cfg.data.r_max,
+            "hidden units": cfg.train.hidden,
+            "training steps": cfg.train.steps,
+            "formula units": f"r Mpc/h, masses {MASS_UNIT:g} Msun/h, velocities {VELOCITY_UNIT:g} km/s",
+        },
+        "top_components": [variants[main]["analysis"]["top_component"]],
+        "edge_formulas": edge_formulas,
+        "node_formula": node_formula,
+        "loss_definition": LOSS_DEFINITION,
+        "train_loss": main_losses["train"],
+        "test_loss": main_losses["test"],
+        "ood_loss": main_losses["ood"],
+        "test_description": f"{data['n_test']} held-out halos with delta <= {cfg.data.delta_max:g}",
+        "ood_description": f"{data['n_ood']} halos with delta > {cfg.data.delta_max:g}, unseen in training",
+        "table2": table2,
+        "table2_description": "Mean absolute error of delta on the held-out test halos.",
+        "ood": {"gn": main_losses["ood"]["gn"], "symbolic": main_losses["ood"]["symbolic"],
+                "n_halos": main_losses["ood"]["n_halos"]},
+        "discovered_over_simple": (table2[f"discovered_{main}"] / table2["simple"]
+                                   if table2.get(f"discovered_{main}") and table2["simple"] else None),
+        "baselines": dict(baselines),
+        "variants": {v: {"analysis": variants[v]["analysis"], "formulas": formula_entries(v),
+                         "refit": {k: variants[v]["refit"][k] for k in ("loss_before", "loss_after", "n_halos")},
+                         "losses": variants[v]["evaluation"]["losses"]} for v in variants},
+        "data": dict(data),
+        "wall_time_s": wall,
+    }
+    report_io.write_report(run.path, report)
+    markdown = report_io.render_markdown(report) + "\n" + _table2_markdown(table2, report["ood"])
+    atomic_write_text(run.path / "report.md", markdown)
+    return {"report": "report.json"}
+
+
+def _table2_markdown(table2: Mapping[str, Any], ood: Mapping[str, Any]) -> str:
+    def number(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.4g}"
+
+    lines = ["## Table 2: overdensity estimators", "", "Mean absolute error of delta on held-out halos.", "",
+             "| estimator | MAE |", "|---|---|"]
+    lines += [f"| {name} | {number(value)} |" for name, value in table2.items()]
+    lines += ["", f"Out of distribution (delta above the training range, {ood['n_halos']} halos): "
+              f"GN {number(ood['gn'])}, symbolic {number(ood['symbolic'])}.", ""]
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from symdistill.cli.overrides import parse_set_options, set_option
+from symdistill.cli.overrides import parse_set_options, set_option, set_threads
 
 HALOS_SYSTEM = "halos"
 
@@ -38,11 +38,13 @@ HALOS_SYSTEM = "halos"
 @click.option("--force-stage", multiple=True, help="Redo this stage and every later one (data, train, analyse, "
               "regress, regress_node, refit, evaluate, report).")
 @click.option("--device", default=None, help="Torch device, e.g. cpu or cuda. [default: cuda when available]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch CPU threads. One thread is faster than several on a machine busy with other jobs.")
 def command(
     system: str | None, dim: int | None, model: str | None, out: Path, potential: str | None, preset: str,
     config_file: Path | None, settings: tuple[str, ...], steps: int | None, n_bodies: int | None, n_sims: int | None,
     sr_backend: str | None, sr_timeout: float | None, seed: int | None, catalog: Path | None, force: bool,
-    force_stage: tuple[str, ...], device: str | None,
+    force_stage: tuple[str, ...], device: str | None, threads: int | None,
 ) -> None:
     """Simulate, train a graph network, distill its messages and node function with
     symbolic regression, substitute the formulas back, refit and evaluate.
@@ -60,6 +62,7 @@ def command(
         if value is not None:
             set_option(overrides, path, value)
     forced: bool | tuple[str, ...] = True if force else force_stage
+    set_threads(threads)
 
     if system == HALOS_SYSTEM:
         result = _discover_halos(catalog, model, out, preset, config_file, overrides, forced, device)

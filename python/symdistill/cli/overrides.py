@@ -36,3 +36,12 @@ def parse_set_options(items: Iterable[str]) -> dict[str, Any]:
             raise ValueError(f"invalid --set {item!r}; expected SECTION.KEY=VALUE, e.g. train.steps=2000")
         set_option(overrides, name.strip(), parse_value(text.strip()))
     return overrides
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's CPU thread count when ``threads`` is given (a runtime setting, not part of the config)."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from symdistill.cli.overrides import parse_set_options, set_option
+from symdistill.cli.overrides import parse_set_options, set_option, set_threads
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,12 @@ def _names(text: str) -> list[str]:
 @click.option("--keep-going/--stop-on-error", default=True, show_default=True,
               help="Continue with the next cell when a run fails (the cell is left out of the tables).")
 @click.option("--device", default=None, help="Torch device. [default: cuda when available]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch CPU threads. One thread is faster than several on a machine busy with other jobs.")
 def command(
     systems: str, models: str, dim: int, out: Path, preset: str, config_file: Path | None, settings: tuple[str, ...],
     steps: int | None, sr_backend: str | None, recovered_r2: float, keep_going: bool, device: str | None,
+    threads: int | None,
 ) -> None:
     """Run `discover` for every system and model (resuming finished runs) and write
     OUT/table.csv and OUT/table.md: message R², formula R² against the true force,
@@ -46,6 +49,7 @@ def command(
     from symdistill.report.table import table_row, write_tables
 
     overrides = parse_set_options(settings)
+    set_threads(threads)
     if steps is not None:
         set_option(overrides, "train.steps", steps)
     if sr_backend is not None:

@@ -165,7 +165,8 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
                         tree, complexity = folded, constraints.complexity(folded)
                         loss = ctx.evaluator(tree)
                         n_evaluations += 1
-                    hall_of_fame.update(tree, loss, complexity)
+                    if hall_of_fame.update(tree, loss, complexity) and options.should_optimize_constants:
+                        n_evaluations += _refine_entry(hall_of_fame, ctx, tree, loss, complexity, main_rng, deadline)
             if frequencies.sum() > FREQUENCY_WINDOW:
                 frequencies *= FREQUENCY_WINDOW / frequencies.sum()
                 np.maximum(frequencies, 1e-3, out=frequencies)
@@ -197,6 +198,25 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     return SearchResult(
         hall_of_fame, options.operator_set, constraints, ctx.evaluator, islands, n_evaluations, iteration, elapsed, stop_reason
     )
+
+
+def _refine_entry(hall_of_fame, ctx: SearchContext, tree: Tree, loss: float, complexity: int, rng, deadline) -> int:
+    # A new hall-of-fame entry gets its constants fitted on the full data, so the
+    # front never shows an expression whose constants are merely unfitted.
+    options = ctx.options
+    fitted, fitted_loss, calls = optimize_constants(
+        tree,
+        loss,
+        ctx.evaluator,
+        random.Random(int(rng.integers(2**63))),
+        algorithm=options.optimizer_algorithm,
+        iterations=max(options.optimizer_iterations, 20),
+        nrestarts=options.optimizer_nrestarts,
+        deadline=deadline,
+    )
+    if fitted_loss < loss:
+        hall_of_fame.update(fitted, fitted_loss, complexity)
+    return calls
 
 
 def _add_best_constant(

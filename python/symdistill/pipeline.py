@@ -44,7 +44,7 @@ LOSS_DEFINITION = "Loss: mean absolute error of the predicted accelerations, per
 
 @dataclasses.dataclass
 class DiscoveryResult:
-    """What a discovery run found; ``report`` is the content of ``report.json``."""
+    """Outcome of a discovery run; ``report`` is the content of ``report.json``."""
 
     run_dir: Path
     config: RunConfig
@@ -130,7 +130,7 @@ def discover(
     else:
         analysis = run.stage("analyse", lambda: analyse_messages(cfg, run.path, data, device), sections["analysis"],
                              files=lambda s: ["messages_train.csv"])
-        fits = run.stage("regress", lambda: regress_messages(cfg, run.path, analysis), sections["regression"],
+        fits = run.stage("regress", lambda: regress_messages(cfg, run.path, data, analysis, device), sections["regression"],
                          files=_fit_files)
         node = run.stage("regress_node", lambda: regress_node_function(cfg, run.path, data, analysis, device),
                          sections["regression"], files=_fit_files)
@@ -172,7 +172,7 @@ def simulate_or_load(cfg: RunConfig, run_dir: Path) -> dict[str, str]:
 
     if cfg.data.path is not None:
         paths["train"] = os.path.abspath(cfg.data.path)
-        nbody.load(paths["train"])  # fail early on a bad file
+        nbody.load(paths["train"])  # A bad file fails here, before training.
     else:
         paths["train"] = _simulate_to(run_dir / "data" / "train.npz", train_cfg, run_dir)
     if cfg.data.test_path is not None:
@@ -274,8 +274,14 @@ def _plot_messages(run_dir: Path, recorded: Any, components: list[int], fit: Map
 # -- 4-5. symbolic regression -----------------------------------------------------------
 
 
-def regress_messages(cfg: RunConfig, run_dir: Path, analysis: Mapping[str, Any]) -> dict[str, Any]:
-    """Fit each kept message component to the edge inputs; the score rule picks each formula."""
+def regress_messages(
+    cfg: RunConfig, run_dir: Path, data: Mapping[str, str], analysis: Mapping[str, Any], device: str | None
+) -> dict[str, Any]:
+    """Fit each kept message component to the edge inputs; the score rule picks each formula.
+
+    With ``regression.edge_target = "summed"`` each candidate is summed over the incoming
+    edges of every receiver and compared with the network's summed component.
+    """
     import pandas as pd
 
     from symdistill.distill import regress
@@ -283,9 +289,14 @@ def regress_messages(cfg: RunConfig, run_dir: Path, analysis: Mapping[str, Any])
     components = analysis["top_components"]
     config = _regression_config(cfg)
     if config.edge_target == "summed":
-        raise NotImplementedError("edge_target='summed' is run by regress_messages_summed")  # pragma: no cover
-    messages = pd.read_csv(run_dir / "messages_train.csv")
-    fits = regress.fit_edge_formulas(messages, components, cfg.simulation.dim, config, run_dir / "regress")
+        states, _ = _arrays(run_dir, data, "train")
+        graphs = regress.sample_rows(len(states), max(1, config.n_nodes // states.shape[1]), config.seed)
+        summed, _ = regress.network_node_data(_load_network(run_dir, device), states[graphs])
+        fits = regress.fit_edge_formulas_summed(states[graphs], summed, components, cfg.simulation.dim, config,
+                                                run_dir / "regress")
+    else:
+        messages = pd.read_csv(run_dir / "messages_train.csv")
+        fits = regress.fit_edge_formulas(messages, components, cfg.simulation.dim, config, run_dir / "regress")
     return {"edge": [_fit_summary(fit, run_dir) for fit in fits]}
 
 

@@ -1,5 +1,7 @@
 """Symbolic regression on graph-network parts: tables, choices, hall-of-fame files."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,7 @@ from symdistill.distill.regress import (
     RegressionConfig,
     edge_variable_names,
     fit_edge_formulas,
+    fit_edge_formulas_summed,
     fit_node_formulas,
     run_regression,
 )
@@ -45,6 +48,19 @@ def test_edge_fit_writes_hall_of_fame(tmp_path):
     assert {"complexity", "loss", "score", "equation", "chosen"} <= set(table.columns)
     assert table["chosen"].sum() == 1
     assert int(table.loc[table["chosen"], "complexity"].iloc[0]) == fit.complexity
+
+
+def test_summed_edge_fit_recovers_edge_function(tmp_path):
+    rng = np.random.default_rng(2)
+    states = rng.normal(size=(60, 4, 6))
+    dx = states[:, :, None, 0] - states[:, None, :, 0]
+    dy = states[:, :, None, 1] - states[:, None, :, 1]
+    # Self-pairs contribute 0 because dx = dy = 0 there.
+    summed = (2.0 * dx - dy).sum(axis=2)[..., None]
+    config = dataclasses.replace(SMALL, edge_variables="relative", niterations=15)
+    (fit,) = fit_edge_formulas_summed(states, summed, [0], 2, config, tmp_path)
+    assert fit.loss < 1e-6
+    assert fit.formula.expr.free_symbols == set(sympy.symbols("dx dy"))
 
 
 def test_edge_fit_rejects_missing_component(tmp_path):

@@ -99,6 +99,6 @@ def _echo_summary(report: dict[str, Any], out: Path) -> None:
         click.echo(f"{entry['component']} = {entry.get('sympy_refit') or entry.get('sympy')}")
     for key in ("test_loss", "ood_loss"):
         losses = report.get(key)
-        if losses:
-            click.echo(f"{key}: GN {losses.get('gn'):.4g}, symbolic {losses.get('symbolic'):.4g}")
+        if isinstance(losses, dict) and isinstance(losses.get("gn"), float) and isinstance(losses.get("symbolic"), float):
+            click.echo(f"{key}: GN {losses['gn']:.4g}, symbolic {losses['symbolic']:.4g}")
     click.echo(f"report: {out / 'report.md'}")

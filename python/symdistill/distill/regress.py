@@ -240,7 +240,7 @@ def fit_edge_formulas_summed(
 ) -> list[FitResult]:
     """Fit edge formulas through the graph-aggregated loss against summed messages.
 
-    Each candidate is evaluated on every edge of the sampled graphs, summed over each
+    Each candidate is evaluated on every edge of the given graphs, summed over each
     receiver's incoming edges and compared with the network's summed component.
 
     Shapes
@@ -249,15 +249,13 @@ def fit_edge_formulas_summed(
     summed : [n_graphs, N, msg_dim] summed messages of the network
     """
     n_graphs, n_bodies, _ = states.shape
-    per_graph = max(1, config.n_nodes // n_bodies)
-    graphs = sample_rows(n_graphs, per_graph, config.seed)
     receivers, senders = _complete_pairs_numpy(n_bodies)
     variables = edge_variable_names(dim, config.edge_variables)
-    X = _edge_table(states[graphs], receivers, senders, variables, dim)
-    edge_receiver = (np.arange(len(graphs))[:, None] * n_bodies + receivers[None, :]).reshape(-1)
+    X = _edge_table(states, receivers, senders, variables, dim)
+    edge_receiver = (np.arange(n_graphs)[:, None] * n_bodies + receivers[None, :]).reshape(-1)
     results = []
     for c in components:
-        y = summed[graphs][..., c].reshape(-1)
+        y = summed[..., c].reshape(-1)
         results.append(run_regression(f"e{c}", X, y, variables, config, out_dir, receivers=edge_receiver))
     return results
 

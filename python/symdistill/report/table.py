@@ -21,9 +21,9 @@ def table_row(report: Mapping[str, Any], recovered_r2: float = 0.99) -> dict[str
     """Summarise one ``report.json`` as a table row.
 
     ``formula_r2`` is the R^2 of the refitted edge formulas against the true pair
-    force (``edge_formula_force_r2``) or, for ``flathgn``, of the pair energy against
-    the true pair potential (``pair_energy_r2``); ``recovered`` is whether it reaches
-    ``recovered_r2``.
+    force (``edge_formula_force_r2``). For ``flathgn`` it is the R^2 of the pair energy
+    against the true pair potential (``pair_energy_r2``). ``recovered`` is whether
+    ``formula_r2`` reaches ``recovered_r2``.
     """
     formula_r2 = report.get("edge_formula_force_r2", report.get("pair_energy_r2"))
     edges = report.get("edge_formulas", [])

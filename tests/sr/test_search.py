@@ -127,9 +127,32 @@ def test_graph_loss_recovers_product(fast):
     np.testing.assert_allclose(model.predict(edges, index=int(np.argmin(model.equations_["loss"]))), 2.0 * edges[:, 0] * edges[:, 1], rtol=1e-5)
 
 
-def test_batching_rejected_for_graph_loss(fast):
-    with pytest.raises(ValueError, match="batching"):
-        SymbolicRegressor(batching=True, **fast).fit(np.ones((4, 1)), np.ones(2), receivers=[0, 0, 1, 1])
+def test_graph_batching_scores_on_full_data(fast):
+    rng = np.random.default_rng(3)
+    edges = rng.uniform(0.5, 2, (600, 2))
+    receivers = np.repeat(np.arange(200), 3)
+    y = np.bincount(receivers, weights=edges[:, 0] * edges[:, 1], minlength=200)
+    model = SymbolicRegressor(batching=True, batch_size=50, niterations=3, **fast)
+    model.fit(edges, y, receivers=receivers)
+    for index in range(len(model.equations_)):
+        nodes = model.predict(edges, index=index, receivers=receivers)
+        assert np.mean((nodes - y) ** 2) == pytest.approx(model.equations_["loss"][index], rel=1e-9, abs=1e-15)
+
+
+def test_graph_subset_keeps_whole_nodes():
+    from symdistill.sr.evaluator import Evaluator
+    from symdistill.sr.operators import build_operator_set
+
+    X = np.arange(6, dtype=float)[:, None]
+    receivers = np.array([0, 1, 1, 2, 2, 2])
+    problem = Problem(X, np.array([0.0, 3.0, 12.0]), None, ("x0",), receivers=receivers, node_divisor=np.array([1.0, 1.0, 2.0]))
+    subset = Evaluator(problem, build_operator_set()).subset(np.array([2, 1]))
+    np.testing.assert_array_equal(subset.Xt[0], [1.0, 2.0, 3.0, 4.0, 5.0])
+    np.testing.assert_array_equal(subset.receivers, [0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(subset.y, [3.0, 12.0])
+    np.testing.assert_array_equal(subset.divisor, [1.0, 2.0])
+    # x0 summed per node: 3 and 12 / 2 = 6, so the L2 loss is (0 + 36) / 2.
+    assert subset(((1, 0.0),)) == pytest.approx(18.0)
 
 
 def test_batching_search_scores_on_full_data(fast):
@@ -140,3 +163,19 @@ def test_batching_search_scores_on_full_data(fast):
     for index in range(len(model.equations_)):
         expected = np.mean((model.predict(X, index=index) - y) ** 2)
         assert model.equations_["loss"][index] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_extra_payload_reaches_loss_function(fast):
+    received = []
+
+    def objective(prediction, dataset):
+        received.append(dataset.extra)
+        return float(np.mean(np.abs(prediction - dataset.y)) * dataset.extra["scale"])
+
+    model = SymbolicRegressor(loss_function=objective, niterations=1, **fast)
+    model.fit(X, Y, extra={"scale": 2.0})
+    assert received
+    assert all(payload == {"scale": 2.0} for payload in received)
+    index = int(np.argmin(model.equations_["loss"]))
+    expected = 2.0 * np.mean(np.abs(model.predict(X, index=index) - Y))
+    assert model.equations_["loss"][index] == pytest.approx(expected, rel=1e-9)

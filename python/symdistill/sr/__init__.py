@@ -37,8 +37,8 @@ rows: row ``(edge, k)`` contains the edge features with the k-th separation comp
 in a shared column (``d = dx`` or ``dy``), and receiver index
 ``node * dim + k``, so ``y`` is the flattened ``[n_nodes * dim]`` target and
 ``node_divisor`` is ``np.repeat(mass, dim)``. Constants
-are fitted with exact gradients through the sum and the division. Row batching does
-not apply to this loss (``batching=True`` raises).
+are fitted with exact gradients through the sum and the division. Batching draws
+whole nodes with all their incoming edges.
 
 Other losses
 ------------

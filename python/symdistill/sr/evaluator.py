@@ -67,15 +67,36 @@ class Evaluator:
     def n_rows(self) -> int:
         return int(self.Xt.shape[1])
 
-    def subset(self, rows: np.ndarray) -> "Evaluator":
-        """Return an evaluator on the given rows (row batching; not for graph problems)."""
+    @property
+    def n_targets(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, targets: np.ndarray) -> "Evaluator":
+        """Return an evaluator on some targets (batching).
+
+        ``targets`` are row indices, or for a graph-aggregated loss node indices
+        without repeats; each node keeps all its incoming edges.
+
+        Shapes
+        ------
+        targets : [batch] int
+        """
+        rows = targets
+        receivers = divisor = None
         if self.receivers is not None:
-            raise ValueError("row batching does not apply to a graph-aggregated loss; set batching=False")
+            targets = np.unique(targets)
+            remap = np.full(self.n_targets, -1, dtype=np.int64)
+            remap[targets] = np.arange(targets.size)
+            rows = np.flatnonzero(remap[self.receivers] >= 0)
+            receivers = remap[self.receivers[rows]]
+            divisor = None if self.divisor is None else self.divisor[targets]
         problem = Problem(
             X=self.problem.X[rows],
-            y=self.y[rows],
-            weights=None if self.weights is None else self.weights[rows],
+            y=self.y[targets],
+            weights=None if self.weights is None else self.weights[targets],
             variable_names=self.problem.variable_names,
+            receivers=receivers,
+            node_divisor=divisor,
             extra=self.problem.extra,
         )
         view = Evaluator.__new__(Evaluator)
@@ -84,7 +105,11 @@ class Evaluator:
         view.Xt = np.ascontiguousarray(self.Xt[:, rows])
         view.y = problem.y
         view.weights = problem.weights
+        view.receivers = receivers
+        view.divisor = divisor
         view._weights_arg = _EMPTY_FLOAT if view.weights is None else view.weights
+        view._receivers_arg = _EMPTY_INT if receivers is None else receivers
+        view._divisor_arg = _EMPTY_FLOAT if divisor is None else divisor
         view._buffer = np.empty(len(rows))
         view.n_evaluations = 0
         return view

@@ -63,6 +63,11 @@ class SearchOptions:
     accepted) or a callable ``f(prediction, target) -> array`` of per-row losses.
     ``loss_function`` replaces the whole objective: a callable
     ``f(prediction, dataset) -> float`` that receives only fully finite predictions.
+
+    Batching: each island iteration evaluates on ``batch_size`` targets drawn at
+    random (rows with replacement; for a graph-aggregated loss, whole nodes with all
+    their incoming edges), and hall-of-fame entries are re-scored on the full data.
+    ``"auto"`` batches when there are more than ``2 * batch_size`` targets.
     """
 
     binary_operators: tuple[str | Operator, ...] = DEFAULT_BINARY_OPERATORS
@@ -100,7 +105,7 @@ class SearchOptions:
     elementwise_loss: str | Callable[..., Any] = "L2"
     loss_function: Callable[..., float] | None = None
     model_selection: str = "best"
-    batching: bool = False
+    batching: bool | str = "auto"
     batch_size: int = 1000
     timeout_in_seconds: float | None = None
     max_evals: int | None = None
@@ -135,6 +140,8 @@ class SearchOptions:
         _check_int(self, "optimizer_iterations", minimum=0)
         _check_int(self, "optimizer_nrestarts", minimum=0)
         _check_int(self, "batch_size", minimum=1)
+        if self.batching not in (True, False, "auto"):
+            raise ValueError(f"batching={self.batching!r} is invalid; use True, False or 'auto'")
         for name in (
             "tournament_selection_p",
             "crossover_probability",

@@ -156,7 +156,8 @@ def run_iteration(
     deadline : float or None
         ``time.monotonic()`` value after which the iteration stops early.
     batch_rows : [batch] int or None
-        Rows to evaluate on during this iteration (row batching).
+        Targets (rows, or nodes of a graph loss) to evaluate on during this
+        iteration (batching).
 
     Returns
     -------

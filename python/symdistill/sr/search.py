@@ -65,10 +65,14 @@ def _worker_init() -> None:
 
 
 def _worker_run(task):
-    island, frequencies, deadline, batch_rows = task
     assert _WORKER_CONTEXT is not None
+    return _guarded_iteration(_WORKER_CONTEXT, task)
+
+
+def _guarded_iteration(ctx: SearchContext, task):
+    island, frequencies, deadline, batch_rows = task
     try:
-        return run_iteration(island, _WORKER_CONTEXT, frequencies, deadline, batch_rows)
+        return run_iteration(island, ctx, frequencies, deadline, batch_rows)
     except Exception as error:  # noqa: BLE001 - no exception may end the whole search
         logger.exception("island iteration failed: %r; the island keeps its previous state", error)
         return island, {}, 0, np.zeros_like(frequencies)
@@ -142,6 +146,7 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     if procs > 1:
         _WORKER_CONTEXT = ctx
         pool = multiprocessing.get_context("fork").Pool(procs, initializer=_worker_init)
+    batching = _batching_active(options, ctx.evaluator.n_targets)
     bar = progress(total=options.niterations, desc="symbolic regression", unit="it")
     try:
         for iteration in range(1, options.niterations + 1):
@@ -149,9 +154,9 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
                 stop_reason = _stop_reason(deadline, options, n_evaluations, hall_of_fame)
                 iteration -= 1
                 break
-            tasks = [(island, frequencies, deadline, _batch(island, ctx, options)) for island in islands]
+            tasks = [(island, frequencies, deadline, _batch(island, ctx, batching)) for island in islands]
             if pool is None:
-                results = [run_iteration(island, ctx, f, d, rows) for island, f, d, rows in tasks]
+                results = [_guarded_iteration(ctx, task) for task in tasks]
             else:
                 results = pool.map(_worker_run, tasks, chunksize=1)
             islands = []
@@ -161,7 +166,7 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
                 frequencies += counts
                 for complexity, (loss, tree) in sorted(best_seen.items()):
                     folded = simplify(tree, ctx.mutation_context) if options.should_simplify else tree
-                    if folded != tree or options.batching:
+                    if folded != tree or batching:
                         tree, complexity = folded, constraints.complexity(folded)
                         loss = ctx.evaluator(tree)
                         n_evaluations += 1
@@ -236,10 +241,21 @@ def _add_best_constant(
         hall_of_fame.update(fitted, loss, constraints.complexity(fitted))
 
 
-def _batch(island: Island, ctx: SearchContext, options: SearchOptions) -> np.ndarray | None:
-    if not options.batching or options.batch_size >= ctx.evaluator.n_rows:
+def _batching_active(options: SearchOptions, n_targets: int) -> bool:
+    if options.batching == "auto":
+        return n_targets > 2 * options.batch_size
+    return bool(options.batching) and options.batch_size < n_targets
+
+
+def _batch(island: Island, ctx: SearchContext, active: bool) -> np.ndarray | None:
+    # Rows are drawn with replacement; graph nodes without, so each keeps all its edges.
+    if not active:
         return None
-    return np.random.default_rng(island.rng.getrandbits(64)).integers(ctx.evaluator.n_rows, size=options.batch_size)
+    generator = np.random.default_rng(island.rng.getrandbits(64))
+    size = ctx.options.batch_size
+    if ctx.evaluator.receivers is not None:
+        return np.sort(generator.choice(ctx.evaluator.n_targets, size=size, replace=False))
+    return generator.integers(ctx.evaluator.n_targets, size=size)
 
 
 def _early_stop_met(options: SearchOptions, hall_of_fame: HallOfFame) -> bool:

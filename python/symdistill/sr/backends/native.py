@@ -32,12 +32,10 @@ class NativeBackend:
         self.result: SearchResult | None = None
 
     def check(self, problem: Problem, options: SearchOptions) -> None:
-        """Raise ``ValueError`` for option combinations the native engine cannot run."""
-        if options.batching and problem.is_graph:
-            raise ValueError(
-                "batching=True does not apply to a graph-aggregated loss because it would split "
-                "the edges of a node; set batching=False"
-            )
+        """Raise ``ValueError`` for option combinations the native engine cannot run.
+
+        The native engine runs every combination that :class:`SearchOptions` accepts.
+        """
 
     def search(self, problem: Problem, options: SearchOptions, seeds: Sequence[Tree] = ()) -> list[Candidate]:
         """Run the search and return the Pareto front as candidates.

@@ -180,3 +180,20 @@ def test_torch_export_matches_predict(fitted):
     with torch.no_grad():
         values = module(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(values, model.predict(X), rtol=1e-6, atol=1e-9)
+
+
+def test_import_sr_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, symdistill.sr, symdistill.sr.regressor, symdistill.sr.search; print('torch' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "False"
+
+
+def test_sklearn_clone_keeps_parameters():
+    base = pytest.importorskip("sklearn.base")
+    model = SymbolicRegressor(maxsize=11, unary_operators=["exp"])
+    copy = base.clone(model)
+    assert copy.get_params() == model.get_params()
+    assert copy is not model

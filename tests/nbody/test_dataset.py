@@ -40,7 +40,7 @@ def test_file_readable_with_numpy_alone(dataset, tmp_path):
 
 
 def test_custom_system_round_trip(tmp_path):
-    data = nbody.simulate(potential="q1*q2*exp(-r)/r", n_sims=2, n_steps=3, dim=3)
+    data = nbody.simulate(potential="q1*q2*exp(-r)/r", n_sims=2, n_steps=3)
     data.save(tmp_path / "yukawa.npz")
     system = nbody.load(tmp_path / "yukawa.npz").get_system()
     assert system.name == "custom"

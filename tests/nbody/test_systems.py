@@ -146,6 +146,7 @@ def test_potential_expr_of_builtin():
         ({"potential": "m1*m2"}, "does not depend on r"),
         ({"potential": "1/(r"}, "cannot parse"),
         ({"potential": "  "}, "empty"),
+        ({"potential": "m1*m2*besselj(0, r)"}, "besselj .* has no compiled form"),
     ],
 )
 def test_get_system_rejects_bad_input(kwargs, match):

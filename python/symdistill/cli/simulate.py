@@ -76,7 +76,7 @@ def command(
 ) -> None:  # fmt: skip
     """Simulate an N-body system and save states and accelerations to an .npz file.
 
-    The file holds arrays states [sims, steps, bodies, 2*dim+2] with columns
+    The file contains arrays states [sims, steps, bodies, 2*dim+2] with columns
     [position, velocity, charge, mass], accelerations [sims, steps, bodies, dim],
     times [steps], truncated [sims] and metadata (a JSON string). Load it with
     symdistill.nbody.load(path) or numpy.load(path).

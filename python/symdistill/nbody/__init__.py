@@ -8,9 +8,9 @@
 >>> force = system.pair_force(data.states[0, 0, [0]], data.states[0, 0, [1]])
 
 The node state layout is ``[position(dim), velocity(dim), charge, mass]``. Systems and
-their forces are in ``systems``; the Numba kernels are generated per pair potential by
-``codegen`` from ``kernel_source``; ``simulation`` drives the integrator and
-``dataset`` stores, saves and splits the results.
+their forces are in ``systems``. ``codegen`` generates the Numba kernels per pair
+potential from ``kernel_source``. ``simulation`` drives the integrator, and ``dataset``
+stores, saves and splits the results.
 """
 
 from symdistill.nbody.dataset import NBodyDataset, load, split_by_time

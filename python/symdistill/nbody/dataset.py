@@ -175,8 +175,8 @@ def split_by_time(dataset: NBodyDataset, test_fraction: float = 0.25) -> tuple[N
     """Split every trajectory in time: early points for training, late points for testing.
 
     This is how the authors' notebook splits its data (the last 25% of each trajectory
-    is the test set). The paper's evaluation uses a new seed instead, which
-    ``simulate(..., seed=other)`` gives.
+    is the test set). Cranmer et al. (2020) evaluate on simulations from a new seed
+    instead, which ``simulate(..., seed=other)`` gives.
 
     Shapes
     ------

@@ -19,7 +19,7 @@ def initial_states(
 
     Charges are +1 or -1 with equal probability when the potential uses them. Otherwise
     ``unused_charge="zero"`` sets them to 0, while ``"noise"`` keeps the N(0, 1) draw
-    that the authors' code leaves in that column (the network still sees it).
+    that the authors' code leaves in that column, where a network takes it as input.
 
     One generator seeded with ``seed`` draws every value in simulation order, so the
     first k simulations are the same for any ``n_sims >= k``.

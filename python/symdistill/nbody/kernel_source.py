@@ -12,13 +12,14 @@ The integrator is Dormand and Prince's embedded Runge-Kutta 5(4) pair with local
 extrapolation, the first-same-as-last property and Shampine's 4th-order continuous
 extension for output times (Hairer, Norsett and Wanner, Solving Ordinary Differential
 Equations I, sections II.4 to II.6). The error of a step is the root mean square of
-``err / (atol + rtol * max(|y_old|, |y_new|))``; a step is accepted when that is at
+``err / (atol + rtol * max(|y_old|, |y_new|))``. A step is accepted when that is at
 most 1, and the next step is scaled by ``clip(0.9 * error ** (-1/5), 0.2, 10)``.
 Output times do not limit the step size: states between steps come from the
 continuous extension.
 
-Kernel signatures (float64 C-contiguous arrays; S simulations, T output times,
-N bodies, D = dim, F = 2*D + 2 state columns):
+The generated module also defines ``DIM``, the spatial dimension, so the loops over
+coordinates have a fixed trip count. Kernel signatures (float64 C-contiguous arrays;
+S simulations, T output times, N bodies, D = DIM, F = 2*D + 2 state columns):
 
 - ``integrate(law, states0[S, N, F], gamma[N], softening, t_out[T], rtol, atol,
   max_steps, out[S, T, N, F], acc_out[S, T, N, D], status[S], n_steps[S])``, serial and without the GIL,
@@ -36,7 +37,8 @@ not reached are NaN.
 
 KERNELS = r'''
 # Dormand-Prince 5(4) tableau: stage i evaluates the derivative at
-# y + h * sum_j A[i, j] * k_j; the 7th stage is the derivative at the new state.
+# y + h * sum_j A[i, j] * k_j. Row 7 contains the 5th-order weights, so the 7th stage is
+# the derivative at the new state.
 A = np.array([
     [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0, 0.0],
@@ -64,31 +66,37 @@ P = np.array([
 SAFETY = 0.9
 MIN_FACTOR = 0.2
 MAX_FACTOR = 10.0
+EPSILON = 2.220446049250313e-16  # float64 machine epsilon
 
 
 @njit(cache=True)
-def _derivative(law, y, q, m, gamma, softening, n, dim, dy):
-    # y and dy are flat: positions (n*dim values, body-major), then velocities.
-    half = n * dim
+def _derivative(law, y, q, m, gamma, softening, n, dy):
+    # y and dy are flat: positions (n*DIM values, body-major), then velocities.
+    half = n * DIM
     for k in range(half):
         dy[k] = y[half + k]
+    # Sum the forces in the velocity part of dy, then divide by the masses once.
     for i in range(n):
-        for d in range(dim):
-            dy[half + i * dim + d] = -gamma[i] * y[half + i * dim + d] / m[i]
+        for d in range(DIM):
+            dy[half + i * DIM + d] = -gamma[i] * y[half + i * DIM + d]
     for i in range(n):
         for j in range(i + 1, n):
             dist2 = 0.0
-            for d in range(dim):
-                dx = y[i * dim + d] - y[j * dim + d]
+            for d in range(DIM):
+                dx = y[i * DIM + d] - y[j * DIM + d]
                 dist2 += dx * dx
             if dist2 == 0.0:
                 continue
             dist = math.sqrt(dist2)
             scale = pair_radial_force(law, dist + softening, m[i], m[j], q[i], q[j]) / dist
-            for d in range(dim):
-                force = scale * (y[i * dim + d] - y[j * dim + d])
-                dy[half + i * dim + d] += force / m[i]
-                dy[half + j * dim + d] -= force / m[j]
+            for d in range(DIM):
+                force = scale * (y[i * DIM + d] - y[j * DIM + d])
+                dy[half + i * DIM + d] += force
+                dy[half + j * DIM + d] -= force
+    for i in range(n):
+        inverse_mass = 1.0 / m[i]
+        for d in range(DIM):
+            dy[half + i * DIM + d] *= inverse_mass
 
 
 @njit(cache=True)
@@ -109,14 +117,14 @@ def _rms_scaled(values, y, rtol, atol):
 
 
 @njit(cache=True)
-def _initial_step(law, y, f0, q, m, gamma, softening, n, dim, rtol, atol, order, y1, f1):
+def _initial_step(law, y, f0, q, m, gamma, softening, n, rtol, atol, order, y1, f1):
     # Starting step from Hairer, Norsett and Wanner, section II.4.
     d0 = _rms_scaled(y, y, rtol, atol)
     d1 = _rms_scaled(f0, y, rtol, atol)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
     for k in range(y.shape[0]):
         y1[k] = y[k] + h0 * f0[k]
-    _derivative(law, y1, q, m, gamma, softening, n, dim, f1)
+    _derivative(law, y1, q, m, gamma, softening, n, f1)
     for k in range(y.shape[0]):
         f1[k] -= f0[k]
     d2 = _rms_scaled(f1, y, rtol, atol) / h0
@@ -128,17 +136,17 @@ def _initial_step(law, y, f0, q, m, gamma, softening, n, dim, rtol, atol, order,
 
 
 @njit(cache=True)
-def _write_output(law, y, q, m, gamma, softening, n, dim, state_row, acc_row, dy):
+def _write_output(law, y, q, m, gamma, softening, n, state_row, acc_row, dy):
     # Store the state [position, velocity, charge, mass] and the accelerations at y.
-    half = n * dim
-    _derivative(law, y, q, m, gamma, softening, n, dim, dy)
+    half = n * DIM
+    _derivative(law, y, q, m, gamma, softening, n, dy)
     for i in range(n):
-        for d in range(dim):
-            state_row[i, d] = y[i * dim + d]
-            state_row[i, dim + d] = y[half + i * dim + d]
-            acc_row[i, d] = dy[half + i * dim + d]
-        state_row[i, 2 * dim] = q[i]
-        state_row[i, 2 * dim + 1] = m[i]
+        for d in range(DIM):
+            state_row[i, d] = y[i * DIM + d]
+            state_row[i, DIM + d] = y[half + i * DIM + d]
+            acc_row[i, d] = dy[half + i * DIM + d]
+        state_row[i, 2 * DIM] = q[i]
+        state_row[i, 2 * DIM + 1] = m[i]
 
 
 @njit(cache=True)
@@ -156,29 +164,28 @@ def _interpolate(y, h, theta, k, out):
 @njit(cache=True)
 def _integrate_one(law, state0, gamma, softening, t_out, rtol, atol, max_steps, out, acc_out):
     n = state0.shape[0]
-    dim = (state0.shape[1] - 2) // 2
-    size = 2 * n * dim
-    q = state0[:, 2 * dim].copy()
-    m = state0[:, 2 * dim + 1].copy()
+    size = 2 * n * DIM
+    q = state0[:, 2 * DIM].copy()
+    m = state0[:, 2 * DIM + 1].copy()
     y = np.empty(size)
     y_stage = np.empty(size)
     buffer = np.empty(size)
     dy = np.empty(size)
     k = np.empty((7, size))  # stage derivatives; k[6] is the derivative at the new state
     for i in range(n):
-        for d in range(dim):
-            y[i * dim + d] = state0[i, d]
-            y[n * dim + i * dim + d] = state0[i, dim + d]
+        for d in range(DIM):
+            y[i * DIM + d] = state0[i, d]
+            y[n * DIM + i * DIM + d] = state0[i, DIM + d]
 
     n_times = t_out.shape[0]
-    _write_output(law, y, q, m, gamma, softening, n, dim, out[0], acc_out[0], k[0])
+    _write_output(law, y, q, m, gamma, softening, n, out[0], acc_out[0], k[0])
     if not _all_finite(k[0]):
         out[1:, :, :] = np.nan
         acc_out[1:, :, :] = np.nan
         return 3, 0
     t = t_out[0]
     t_end = t_out[n_times - 1]
-    h = _initial_step(law, y, k[0], q, m, gamma, softening, n, dim, rtol, atol, 4, y_stage, k[1])
+    h = _initial_step(law, y, k[0], q, m, gamma, softening, n, rtol, atol, 4, y_stage, k[1])
     next_out = 1
     attempts = 0
     total_steps = 0
@@ -202,7 +209,7 @@ def _integrate_one(law, state0, gamma, softening, t_out, rtol, atol, max_steps, 
                 if weight != 0.0:
                     for c in range(size):
                         y_stage[c] += weight * k[j, c]
-            _derivative(law, y_stage, q, m, gamma, softening, n, dim, k[i])
+            _derivative(law, y_stage, q, m, gamma, softening, n, k[i])
 
         total = 0.0
         for c in range(size):
@@ -218,7 +225,7 @@ def _integrate_one(law, state0, gamma, softening, t_out, rtol, atol, max_steps, 
             while next_out < n_times and t_out[next_out] <= t_new:
                 theta = (t_out[next_out] - t) / h
                 _interpolate(y, h, theta, k, buffer)
-                _write_output(law, buffer, q, m, gamma, softening, n, dim, out[next_out], acc_out[next_out], dy)
+                _write_output(law, buffer, q, m, gamma, softening, n, out[next_out], acc_out[next_out], dy)
                 next_out += 1
                 attempts = 0
             t = t_new
@@ -231,7 +238,7 @@ def _integrate_one(law, state0, gamma, softening, t_out, rtol, atol, max_steps, 
             h *= max(MIN_FACTOR, SAFETY * error ** -0.2)
         else:
             h *= MIN_FACTOR
-        if h <= 4.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
+        if h <= 4.0 * EPSILON * max(abs(t), 1.0):
             status = 3 if not (_all_finite(y_stage) and _all_finite(k[6])) else 2
             break
 
@@ -254,50 +261,47 @@ def integrate(law, states0, gamma, softening, t_out, rtol, atol, max_steps, out,
 @njit(cache=True)
 def accelerations(law, states, gamma, softening, out):
     n = states.shape[1]
-    dim = (states.shape[2] - 2) // 2
-    size = 2 * n * dim
+    size = 2 * n * DIM
     y = np.empty(size)
     dy = np.empty(size)
     for s in range(states.shape[0]):
         for i in range(n):
-            for d in range(dim):
-                y[i * dim + d] = states[s, i, d]
-                y[n * dim + i * dim + d] = states[s, i, dim + d]
-        _derivative(law, y, states[s, :, 2 * dim], states[s, :, 2 * dim + 1], gamma, softening, n, dim, dy)
+            for d in range(DIM):
+                y[i * DIM + d] = states[s, i, d]
+                y[n * DIM + i * DIM + d] = states[s, i, DIM + d]
+        _derivative(law, y, states[s, :, 2 * DIM], states[s, :, 2 * DIM + 1], gamma, softening, n, dy)
         for i in range(n):
-            for d in range(dim):
-                out[s, i, d] = dy[n * dim + i * dim + d]
+            for d in range(DIM):
+                out[s, i, d] = dy[n * DIM + i * DIM + d]
 
 
 @njit(cache=True)
 def pair_force(law, receiver, sender, softening, out):
-    dim = (receiver.shape[1] - 2) // 2
     for e in range(receiver.shape[0]):
         dist2 = 0.0
-        for d in range(dim):
+        for d in range(DIM):
             dx = receiver[e, d] - sender[e, d]
             dist2 += dx * dx
         if dist2 == 0.0:
-            for d in range(dim):
+            for d in range(DIM):
                 out[e, d] = 0.0
             continue
         dist = math.sqrt(dist2)
         scale = pair_radial_force(
-            law, dist + softening, receiver[e, 2 * dim + 1], sender[e, 2 * dim + 1], receiver[e, 2 * dim], sender[e, 2 * dim]
+            law, dist + softening, receiver[e, 2 * DIM + 1], sender[e, 2 * DIM + 1], receiver[e, 2 * DIM], sender[e, 2 * DIM]
         ) / dist
-        for d in range(dim):
+        for d in range(DIM):
             out[e, d] = scale * (receiver[e, d] - sender[e, d])
 
 
 @njit(cache=True)
 def pair_potential(law, receiver, sender, softening, out):
-    dim = (receiver.shape[1] - 2) // 2
     for e in range(receiver.shape[0]):
         dist2 = 0.0
-        for d in range(dim):
+        for d in range(DIM):
             dx = receiver[e, d] - sender[e, d]
             dist2 += dx * dx
         out[e] = pair_energy(
-            law, math.sqrt(dist2) + softening, receiver[e, 2 * dim + 1], sender[e, 2 * dim + 1], receiver[e, 2 * dim], sender[e, 2 * dim]
+            law, math.sqrt(dist2) + softening, receiver[e, 2 * DIM + 1], sender[e, 2 * DIM + 1], receiver[e, 2 * DIM], sender[e, 2 * DIM]
         )
 '''

@@ -34,9 +34,10 @@ def parse_potential(potential: str | sympy.Expr) -> sympy.Expr:
     ------
     ValueError
         If the string does not parse, the expression uses a symbol other than
-        ``r, m1, m2, q1, q2``, does not depend on ``r``, or is not symmetric under
-        swapping the two bodies (an asymmetric potential gives forces that depend on
-        the order of the bodies and break Newton's third law).
+        ``r, m1, m2, q1, q2``, does not depend on ``r``, uses a function without a
+        compiled form, or is not symmetric under swapping the two bodies. An
+        asymmetric potential would give forces that depend on the order of the
+        bodies and break Newton's third law.
     """
     if isinstance(potential, str):
         if not potential.strip():
@@ -62,6 +63,8 @@ def parse_potential(potential: str | sympy.Expr) -> sympy.Expr:
     if _SYMBOLS_BY_NAME["r"] not in expr.free_symbols:
         raise ValueError(f"the pair potential {str(potential)!r} does not depend on r, so it exerts no force")
     _check_symmetric(expr, str(potential))
+    law_function_source("pair_energy", [expr])  # raises for functions without a compiled form
+    law_function_source("pair_radial_force", [radial_force(expr)])
     return expr
 
 
@@ -73,6 +76,13 @@ def radial_force(expr: sympy.Expr) -> sympy.Expr:
 def uses_charge(expr: sympy.Expr) -> bool:
     """Return whether the potential depends on the charges ``q1`` or ``q2``."""
     return bool({_SYMBOLS_BY_NAME["q1"], _SYMBOLS_BY_NAME["q2"]} & expr.free_symbols)
+
+
+_UNSUPPORTED = (
+    "the function {function} in {expr} has no compiled form; rewrite the potential with "
+    "elementary functions (exp, log, sqrt, powers, trigonometric and hyperbolic functions, erf, "
+    "Abs, sign, Min, Max, Piecewise)"
+)
 
 
 def law_function_source(name: str, exprs: list[sympy.Expr]) -> str:
@@ -92,12 +102,14 @@ def law_function_source(name: str, exprs: list[sympy.Expr]) -> str:
     arguments = ", ".join(symbol.name for symbol in POTENTIAL_SYMBOLS)
     lines = [f"def {name}(law, {arguments}):"]
     for law, expr in enumerate(exprs):
-        body = printer.doprint(expr)
-        if "Not supported" in body:
-            raise ValueError(
-                f"the expression {expr} uses a function that cannot be compiled ({body.splitlines()[0]}); "
-                "rewrite it with elementary functions or Piecewise"
-            )
+        try:
+            body = printer.doprint(expr)
+        except NotImplementedError as error:  # sympy >= 1.13 raises for unknown functions
+            function = str(error).splitlines()[0].rsplit(": ", 1)[-1]
+            raise ValueError(_UNSUPPORTED.format(function=function, expr=expr)) from None
+        if "Not supported" in body:  # sympy < 1.13 prints a comment instead
+            function = body.splitlines()[1].lstrip("# ")
+            raise ValueError(_UNSUPPORTED.format(function=function, expr=expr))
         lines.append(f"    if law == {law}:\n        return float({body})")
     lines.append("    return math.nan")
     return "\n".join(lines) + "\n"

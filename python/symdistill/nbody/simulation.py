@@ -121,9 +121,9 @@ def simulate(
         Number of stored time points per simulation, at times ``0, dt, ..., (n_steps-1)*dt``.
         (The authors' code stores ``linspace(0, dt*n, n)``, a spacing of ``dt*n/(n-1)``.)
     dt : float, optional
-        Output time step; by default the step the authors used for the system
-        (``DEFAULT_DT``: spring 0.01, r1 0.005, r2 0.001, charge 0.001, damped 0.02,
-        discontinuous 0.01, custom 0.01). The integrator picks its own internal steps.
+        Output time step. The default is the step the authors used for the system
+        (``DEFAULT_DT``): spring 0.01, r1 0.005, r2 0.001, charge 0.001, damped 0.02,
+        discontinuous 0.01, custom 0.01. The integrator picks its own internal steps.
     seed : int
         Seed of the initial conditions; the same seed gives the same dataset. Use a
         new seed for test data.
@@ -235,9 +235,14 @@ def _run_threads(n_threads: int, n_sims: int, work: Callable[[int, int], None], 
         return
     with ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="symdistill-nbody") as pool:
         futures = {pool.submit(work, start, stop): stop - start for start, stop in bounds}
-        for future in as_completed(futures):
-            future.result()
-            done(futures[future])
+        try:
+            for future in as_completed(futures):
+                future.result()
+                done(futures[future])
+        except BaseException:
+            # On an error or Ctrl-C, wait only for the slices already running.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _handle_truncation(dataset: NBodyDataset, status: np.ndarray, mode: str) -> NBodyDataset:

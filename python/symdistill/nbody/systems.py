@@ -137,8 +137,8 @@ class System:
         from symdistill.nbody.codegen import kernel_module
 
         if self.name == CUSTOM:
-            return kernel_module([self.potential_expr]), 0
-        return kernel_module(_builtin_laws()), _BUILTIN_LAW_INDEX[self.name]
+            return kernel_module([self.potential_expr], self.dim), 0
+        return kernel_module(_builtin_laws(), self.dim), _BUILTIN_LAW_INDEX[self.name]
 
     @property
     def kernels(self) -> ModuleType:
@@ -282,4 +282,4 @@ def get_system(
         raise ValueError(f"give a system name ({', '.join(SYSTEMS)}) or a pair potential")
     if name not in SYSTEMS:
         raise ValueError(f"unknown system {name!r}; choose one of {', '.join(SYSTEMS)} or give a pair potential")
-    return System(name, int(dim), float(softening), damping, parse_potential(_POTENTIALS[name]))
+    return System(name, int(dim), float(softening), damping, _builtin_laws()[_BUILTIN_LAW_INDEX[name]])

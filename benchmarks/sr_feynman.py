@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -398,7 +397,7 @@ def parse_arguments(argv: list[str] | None = None):
     parser.add_argument("--split", choices=("dev", "eval"), default="dev", help="rows to run (default: dev)")
     parser.add_argument("--final", action="store_true", help="confirm a final evaluation on the eval split")
     parser.add_argument("--problems", nargs="*", help="eq_id values to run (default: the whole split)")
-    parser.add_argument("--budget", type=float, default=60.0, help="wall-clock seconds per problem and method")
+    parser.add_argument("--budget", type=float, default=None, help="wall-clock seconds per problem and method (default 60)")
     parser.add_argument("--n-points", type=int, default=1000, help="sampled points per problem")
     parser.add_argument("--methods", default="native,operon", help="comma-separated: native, operon")
     parser.add_argument("--procs", type=int, default=os.cpu_count() or 1, help="worker processes / threads per method")
@@ -413,8 +412,8 @@ def parse_arguments(argv: list[str] | None = None):
         parser.error("the eval split is for final evaluation only; add --final to confirm")
     if args.quick:
         args.problems = args.problems or list(QUICK_PROBLEMS)
-        if "--budget" not in (argv if argv is not None else sys.argv):
-            args.budget = 10.0
+    if args.budget is None:
+        args.budget = 10.0 if args.quick else 60.0
     if not args.budget > 0:
         parser.error(f"--budget must be positive, got {args.budget}")
     if args.out is None:

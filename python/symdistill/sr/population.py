@@ -64,6 +64,34 @@ class SearchContext:
         self.mutation_names = list(MUTATION_NAMES)
         self.mutation_index = {name: i for i, name in enumerate(self.mutation_names)}
         self.base_weights = [float(weights[name]) for name in self.mutation_names]
+        self.compiled_cycles = self._compiled_cycles_apply()
+        self.compiled_tables = self._compiled_tables() if self.compiled_cycles else {}
+
+    def _compiled_cycles_apply(self) -> bool:
+        # The Numba loop covers built-in operators and losses, no operator constraints,
+        # and complexity weights >= 1 (so a tree never has more nodes than maxsize).
+        operator_set = self.mutation_context.operator_set
+        return (
+            not operator_set.has_custom
+            and self.evaluator._fused
+            and not self.constraints.active
+            and min(self.constraints.weights.values()) >= 1.0
+        )
+
+    def _compiled_tables(self) -> dict[str, np.ndarray]:
+        operator_set = self.mutation_context.operator_set
+        arity = np.array([self.mutation_context.arity(code) for code in range(256)], dtype=np.int64)
+        weight = np.full(256, 1e9)
+        for code, value in self.constraints.weights.items():
+            weight[code] = value
+        return {
+            "arity": arity,
+            "weight": weight,
+            "unary": np.array([op.code for op in operator_set.unary], dtype=np.int64),
+            "binary": np.array([op.code for op in operator_set.binary], dtype=np.int64),
+            "ternary": np.array([op.code for op in operator_set.ternary], dtype=np.int64),
+            "cumulative_weights": np.cumsum(self.base_weights),
+        }
 
     def cost(self, loss: float, complexity: int) -> float:
         """Return the normalised loss plus the parsimony term."""
@@ -195,7 +223,9 @@ def run_iteration(
     for index, tree in enumerate(island.trees):
         record(tree, island.losses[index], int(island.complexities[index]))
 
-    for cycle in range(options.ncycles_per_iteration):
+    if ctx.compiled_cycles:
+        n_evaluations += _compiled_cycles(island, ctx, evaluator, frequencies, counts, deadline, record)
+    for cycle in range(0 if ctx.compiled_cycles else options.ncycles_per_iteration):
         if deadline is not None and time.monotonic() > deadline:
             break
         mctx.temperature = 1.0 - cycle / options.ncycles_per_iteration
@@ -263,6 +293,69 @@ def run_iteration(
                     island.complexities[index] = complexity
                     record(folded, loss, complexity)
     return island, best_seen, n_evaluations, counts
+
+
+def _compiled_cycles(island: Island, ctx: SearchContext, evaluator: Evaluator, frequencies, counts, deadline, record) -> int:
+    # Run the cycles in the Numba loop, a few at a time so the deadline is checked.
+    from symdistill.sr import _evolve
+
+    options = ctx.options
+    tables = ctx.compiled_tables
+    size = len(island.trees)
+    width = options.maxsize
+    codes = np.zeros((size, width), dtype=np.int64)
+    values = np.zeros((size, width))
+    for index, tree in enumerate(island.trees):
+        for position, (code, value) in enumerate(tree):
+            codes[index, position] = code
+            values[index, position] = value
+    lengths = np.array([len(tree) for tree in island.trees], dtype=np.int64)
+    losses = np.array(island.losses, dtype=np.float64)
+    complexities = np.array(island.complexities, dtype=np.int64)
+    births = np.array(island.births, dtype=np.int64)
+    frequency_array = np.array(frequencies, dtype=np.float64)
+    best_loss = np.full(options.maxsize + 1, np.inf)
+    best_codes = np.zeros((options.maxsize + 1, width), dtype=np.int64)
+    best_values = np.zeros((options.maxsize + 1, width))
+    best_lengths = np.zeros(options.maxsize + 1, dtype=np.int64)
+    events = max(1, math.ceil(options.population_size / options.tournament_selection_n))
+    _evolve.seed(island.rng.getrandbits(31))
+    next_birth = island.next_birth
+    n_evaluations = 0
+    done = 0
+    chunk = 10
+    while done < options.ncycles_per_iteration:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        n_cycles = min(chunk, options.ncycles_per_iteration - done)
+        next_birth, evaluations = _evolve.evolve(
+            codes, values, lengths, losses, complexities, births, next_birth,
+            n_cycles, done, options.ncycles_per_iteration, events,
+            options.crossover_probability, options.tournament_selection_n, options.tournament_selection_p,
+            options.parsimony, options.adaptive_parsimony_scaling, ctx.baseline, options.use_frequency,
+            tables["cumulative_weights"], options.perturbation_factor, options.probability_negate_constant,
+            options.maxsize, ctx.constraints.maxdepth, evaluator.problem.n_features,
+            tables["arity"], tables["weight"], tables["unary"], tables["binary"], tables["ternary"],
+            evaluator.Xt, evaluator.y, evaluator._weights_arg, evaluator._kind, evaluator._delta,
+            evaluator._receivers_arg, evaluator._divisor_arg,
+            frequency_array, counts, best_loss, best_codes, best_values, best_lengths,
+        )  # fmt: skip
+        n_evaluations += evaluations
+        done += n_cycles
+    for index in range(size):
+        n = int(lengths[index])
+        island.trees[index] = tuple(zip(codes[index, :n].tolist(), values[index, :n].tolist()))
+    island.losses = losses.tolist()
+    island.complexities = complexities.tolist()
+    island.births = births.tolist()
+    island.next_birth = int(next_birth)
+    frequencies[:] = frequency_array.tolist()
+    for complexity in range(options.maxsize + 1):
+        if np.isfinite(best_loss[complexity]):
+            n = int(best_lengths[complexity])
+            tree = tuple(zip(best_codes[complexity, :n].tolist(), best_values[complexity, :n].tolist()))
+            record(tree, float(best_loss[complexity]), complexity)
+    return n_evaluations
 
 
 def _mutate(island: Island, parent_index: int, ctx: SearchContext, mctx: MutationContext, evaluator: Evaluator):

@@ -97,10 +97,28 @@ def test_changed_settings_rerun_from_their_stage(tiny_run):
     assert [s for s in STAGES if after[s] != before[s]] == ["evaluate", "report"]
 
 
+def test_force_rejects_unknown_stage(tiny_run):
+    out, _ = tiny_run
+    with pytest.raises(ValueError, match="unknown stage"):
+        discover("spring", 2, "l1", out=out, overrides=TINY, force=["training"])
+
+
+def test_changed_training_discards_old_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    discover("spring", 2, "l1", out=out, overrides=TINY)
+    key = (out / "gn" / "pipeline_key.txt").read_text()
+    longer = {**TINY, "train": {**TINY["train"], "steps": 7}}
+    result = discover("spring", 2, "l1", out=out, overrides=longer)
+    assert (out / "gn" / "pipeline_key.txt").read_text() != key
+    record = json.loads((out / "stages" / "train.json").read_text())
+    assert record["summary"]["steps"] == 7
+    assert result.config.train.steps == 7
+
+
 def test_resolved_config_round_trips(tiny_run):
     out, result = tiny_run
     saved = json.loads((out / "config.json").read_text())
-    assert build_config(saved).to_dict() == saved
+    assert json.loads(json.dumps(build_config(saved).to_dict())) == saved
     assert build_config(saved).train == result.config.train
     assert "steps = 6" in (out / "config.toml").read_text()
 

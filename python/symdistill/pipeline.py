@@ -35,10 +35,11 @@ import numpy as np
 
 from symdistill._io import atomic_write_json, atomic_write_text
 from symdistill.run_config import RunConfig, resolve_config, to_toml
-from symdistill.stages import RunFolder
+from symdistill.stages import RunFolder, fingerprint
 
 logger = logging.getLogger(__name__)
 
+STAGES = ("data", "train", "analyse", "regress", "regress_node", "refit", "evaluate", "report")
 LOSS_DEFINITION = "Loss: mean absolute error of the predicted accelerations, per body and component."
 
 
@@ -114,6 +115,11 @@ def discover(
     from symdistill import config as config_io
 
     cfg = resolve_config(preset, config_file, config_io.merge(top, overrides or {}))
+    if not isinstance(force, bool):
+        force = tuple(force)
+        unknown = sorted(set(force) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown} to force; stages are {', '.join(STAGES)}")
     run = RunFolder(out, force)
     _save_config(run.path, cfg, preset)
     started = time.perf_counter()
@@ -121,8 +127,10 @@ def discover(
 
     data = run.stage("data", lambda: simulate_or_load(cfg, run.path), [sections["simulation"], sections["data"]],
                      files=_data_files)
-    run.stage("train", lambda: train_network(cfg, run.path, data, device), [cfg.model, cfg.seed, sections["train"]],
-              files=lambda s: ["gn/checkpoint.pt"])
+    # A checkpoint is resumed only when model, training and data settings all match.
+    checkpoint_key = fingerprint([cfg.model, cfg.seed, sections["train"], sections["simulation"], sections["data"]])
+    run.stage("train", lambda: train_network(cfg, run.path, data, device, checkpoint_key),
+              [cfg.model, cfg.seed, sections["train"]], files=lambda s: ["gn/checkpoint.pt"])
     if cfg.model == "flathgn":
         analysis: dict[str, Any] = {"message_r2": None, "top_components": [0]}
         fits = run.stage("regress", lambda: regress_energies(cfg, run.path, data), sections["regression"],
@@ -139,9 +147,9 @@ def discover(
                          sections["refit"])
     evaluation = run.stage("evaluate", lambda: evaluate(cfg, run.path, data, refitted, analysis, device),
                            sections["evaluation"])
-    report = run.stage("report", lambda: write_report(cfg, run, data, analysis, fits, refitted, evaluation, started),
-                       None, files=lambda s: ["report.json", "report.md"])
-    return DiscoveryResult(run.path, cfg, json.loads((run.path / "report.json").read_text()) if report else {})
+    run.stage("report", lambda: write_report(cfg, run, data, analysis, fits, refitted, evaluation, started),
+              None, files=lambda s: ["report.json", "report.md"])
+    return DiscoveryResult(run.path, cfg, json.loads((run.path / "report.json").read_text()))
 
 
 def _save_config(run_dir: Path, cfg: RunConfig, preset: str) -> None:
@@ -216,12 +224,22 @@ def _load_dataset(run_dir: Path, data: Mapping[str, str], name: str):
 # -- 2. training ------------------------------------------------------------------------
 
 
-def train_network(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], device: str | None) -> dict[str, Any]:
-    """Train the graph network into ``<run>/gn`` (resuming an interrupted run); return its losses."""
+def train_network(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], device: str | None, key: str) -> dict[str, Any]:
+    """Train the graph network into ``<run>/gn``; return its losses.
+
+    An interrupted training with the same settings and data (``key``) resumes from its
+    checkpoint; a checkpoint from other settings is removed first.
+    """
     from symdistill import gn
 
+    gn_dir = run_dir / "gn"
+    key_path = gn_dir / "pipeline_key.txt"
+    if gn_dir.exists() and (not key_path.exists() or key_path.read_text().strip() != key):
+        for name in ("checkpoint.pt", "metrics.jsonl", "config.json"):
+            (gn_dir / name).unlink(missing_ok=True)
+    atomic_write_text(key_path, key + "\n")
     result = gn.train(
-        str(run_dir / data["train"]), cfg.model, out=run_dir / "gn", test_data=str(run_dir / data["test"]),
+        str(run_dir / data["train"]), cfg.model, out=gn_dir, test_data=str(run_dir / data["test"]),
         seed=cfg.seed, device=device, resume=True, config=cfg.train,
     )
     return {"steps": result.steps, "train_loss": result.train_loss, "test_loss": result.test_loss,

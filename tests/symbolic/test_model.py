@@ -102,9 +102,10 @@ def test_hamiltonian_gives_spring_accelerations():
 
 
 def test_refit_recovers_perturbed_constants():
-    states = _states(n_graphs=256)
+    states = _states(n_graphs=128)
     model = _spring_model(a=0.8, b=1.2)
-    result = refit(model, states, _spring_accelerations(states), RefitConfig(steps=300, eval_every=50, lr=1e-2))
+    config = RefitConfig(steps=150, eval_every=50, lr=2e-2, batch_size=64)
+    result = refit(model, states, _spring_accelerations(states), config)
     assert result.loss_after < 0.05 * result.loss_before
     edges, nodes = model.formulas()
     constants = sorted(abs(float(c)) for c in edges[0].expr.atoms(sympy.Float))

@@ -107,16 +107,20 @@ def _bfgs(objective: _Objective, x0: np.ndarray, iterations: int, deadline: floa
             slope = -float(gradient @ gradient)
             if slope == 0:
                 break
+        # Backtracking line search on the loss alone; the gradient is computed once the
+        # Armijo condition holds, because a Jacobian costs several loss evaluations.
         step = 1.0
         accepted = False
         for _ in range(20):
             candidate = x + step * direction
-            candidate_loss, candidate_gradient = objective.loss_and_gradient(candidate)
-            if candidate_loss <= loss + 1e-4 * step * slope and candidate_gradient is not None:
+            if objective.loss(candidate) <= loss + 1e-4 * step * slope:
                 accepted = True
                 break
             step *= 0.5
         if not accepted:
+            break
+        candidate_loss, candidate_gradient = objective.loss_and_gradient(candidate)
+        if candidate_gradient is None or not candidate_loss <= loss:
             break
         s = candidate - x
         change = candidate_gradient - gradient

@@ -295,11 +295,23 @@ def run_iteration(
     return island, best_seen, n_evaluations, counts
 
 
-def _compiled_cycles(island: Island, ctx: SearchContext, evaluator: Evaluator, frequencies, counts, deadline, record) -> int:
+def warm_up_compiled(island: Island, ctx: SearchContext) -> None:
+    """Compile or load the Numba loop in this process by running zero cycles on a copy."""
+    copy = dataclasses.replace(island, trees=list(island.trees), losses=list(island.losses),
+                               complexities=list(island.complexities), births=list(island.births),
+                               rng=random.Random(0))  # fmt: skip
+    frequencies = [1.0] * (ctx.options.maxsize + 1)
+    _compiled_cycles(copy, ctx, ctx.evaluator, frequencies, np.zeros(len(frequencies)), None, lambda *args: None, 0)
+
+
+def _compiled_cycles(
+    island: Island, ctx: SearchContext, evaluator: Evaluator, frequencies, counts, deadline, record, n_total=None
+) -> int:
     # Run the cycles in the Numba loop, a few at a time so the deadline is checked.
     from symdistill.sr import _evolve
 
     options = ctx.options
+    n_total = options.ncycles_per_iteration if n_total is None else n_total
     tables = ctx.compiled_tables
     size = len(island.trees)
     width = options.maxsize
@@ -324,13 +336,15 @@ def _compiled_cycles(island: Island, ctx: SearchContext, evaluator: Evaluator, f
     n_evaluations = 0
     done = 0
     chunk = 10
-    while done < options.ncycles_per_iteration:
+    first = True
+    while first or done < n_total:
+        first = False
         if deadline is not None and time.monotonic() > deadline:
             break
-        n_cycles = min(chunk, options.ncycles_per_iteration - done)
+        n_cycles = min(chunk, n_total - done)
         next_birth, evaluations = _evolve.evolve(
             codes, values, lengths, losses, complexities, births, next_birth,
-            n_cycles, done, options.ncycles_per_iteration, events,
+            n_cycles, done, max(1, n_total), events,
             options.crossover_probability, options.tournament_selection_n, options.tournament_selection_p,
             options.parsimony, options.adaptive_parsimony_scaling, ctx.baseline, options.use_frequency,
             tables["cumulative_weights"], options.perturbation_factor, options.probability_negate_constant,

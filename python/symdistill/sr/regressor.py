@@ -142,6 +142,8 @@ class SymbolicRegressor:
         -------
         self
         """
+        import pandas  # noqa: F401 - imported before the search so the timeout covers no import time after it
+
         options = self.search_options()
         problem = build_problem(X, y, weights, variable_names, receivers, node_divisor, extra)
         backend = get_backend(self.backend)

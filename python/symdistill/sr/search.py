@@ -31,7 +31,7 @@ from symdistill.sr.hall_of_fame import HallOfFame, write_csv
 from symdistill.sr.mutations import MutationContext, simplify
 from symdistill.sr.operators import CONST, OperatorSet
 from symdistill.sr.options import SearchOptions
-from symdistill.sr.population import Island, SearchContext, new_island, run_iteration
+from symdistill.sr.population import Island, SearchContext, new_island, run_iteration, warm_up_compiled
 from symdistill.sr.tree import Tree
 
 logger = logging.getLogger(__name__)
@@ -143,6 +143,9 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
 
     procs = min(options.procs or os.cpu_count() or 1, options.populations)
     pool = None
+    if ctx.compiled_cycles:
+        # Load the compiled loop before forking, so workers do not each load it.
+        warm_up_compiled(islands[0], ctx)
     if procs > 1:
         _WORKER_CONTEXT = ctx
         pool = multiprocessing.get_context("fork").Pool(procs, initializer=_worker_init)

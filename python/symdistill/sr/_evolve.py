@@ -1,8 +1,9 @@
 """Numba version of the regularised-evolution cycles of one island.
 
-The search runs this compiled loop when every operator is built in, the loss is a
-built-in elementwise loss, no per-operator argument or nesting constraint is set and
-every complexity weight is at least 1 (so a tree has at most ``maxsize`` nodes).
+The search runs this compiled loop when every operator is built in and the loss is a
+built-in elementwise loss. It also requires that no per-operator argument or nesting
+constraint is set and that every complexity weight is at least 1, so a tree has at
+most ``maxsize`` nodes.
 Otherwise it runs the Python loop in :mod:`symdistill.sr.population`, which is also
 the reference for this module: the same mutations with the same probabilities,
 tournament selection, acceptance rule and replacement of the oldest member.

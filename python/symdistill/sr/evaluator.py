@@ -2,10 +2,10 @@
 
 :class:`Evaluator` owns the feature-major data, the loss and the optional graph
 aggregation. Trees made only of built-in operators under a built-in loss go through
-one fused Numba kernel (:func:`symdistill.sr._kernels.program_loss`); trees with user
-operators, custom elementwise losses and full objectives are first evaluated
-completely (kernel or guarded NumPy), and only a fully finite prediction reaches the
-loss, so a custom loss never receives a partially evaluated prediction.
+one fused Numba kernel (:func:`symdistill.sr._kernels.program_loss`). Other trees
+and losses are first evaluated completely (kernel or guarded NumPy). Only a fully
+finite prediction reaches the loss, so a custom loss never receives a partially
+evaluated prediction.
 """
 
 from __future__ import annotations

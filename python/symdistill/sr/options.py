@@ -65,9 +65,16 @@ class SearchOptions:
     ``f(prediction, dataset) -> float`` that receives only fully finite predictions.
 
     Batching: each island iteration evaluates on ``batch_size`` targets drawn at
-    random (rows with replacement; for a graph-aggregated loss, whole nodes with all
-    their incoming edges), and hall-of-fame entries are re-scored on the full data.
-    ``"auto"`` batches when there are more than ``2 * batch_size`` targets.
+    random, and hall-of-fame entries are re-scored on the full data. Rows are drawn
+    with replacement. For a graph-aggregated loss, whole nodes are drawn with all
+    their incoming edges. ``"auto"`` batches when there are more than
+    ``2 * batch_size`` targets.
+
+    Determinism: the same ``random_state`` gives the same hall of fame for any
+    ``procs``, because every island has its own random stream and islands merge in
+    a fixed order. Only ``timeout_in_seconds`` and Ctrl-C stop a run at a
+    time-dependent point. ``random_state=None`` draws a fresh seed. ``deterministic``
+    is accepted for PySR compatibility and changes nothing.
     """
 
     binary_operators: tuple[str | Operator, ...] = DEFAULT_BINARY_OPERATORS

@@ -204,3 +204,16 @@ def test_simulate_rejects_bad_input(kwargs, error, match):
 def test_simulate_rejects_bad_initial_states(initial, match):
     with pytest.raises(ValueError, match=match):
         simulate("spring", initial=initial, n_steps=3)
+
+
+def test_simulate_config_from_dict():
+    from symdistill.config import from_dict
+    from symdistill.nbody import SimulationConfig, simulate_config
+
+    config = from_dict(SimulationConfig, {"system": "r1", "dim": 3, "n_sims": 2, "n_steps": 4}, section="simulate")
+    data = simulate_config(config)
+    assert data.states.shape == (2, 4, 4, 8)
+    assert data.metadata["dt"] == 5e-3
+    assert data.metadata["initial_states"] == "random"
+    with pytest.raises(ValueError, match="n_bodys"):
+        from_dict(SimulationConfig, {"n_bodys": 3}, section="simulate")

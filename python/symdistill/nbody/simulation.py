@@ -184,6 +184,7 @@ def simulate_config(
         n_threads = numba.get_num_threads()
     n_threads = check_positive_int(n_threads, "n_threads")
     dt = system.default_dt if config.dt is None else float(config.dt)
+    random_start = initial is None
     if initial is None:
         initial = initial_states(system, config.n_bodies, config.n_sims, config.seed, config.unused_charge)
     else:
@@ -201,18 +202,19 @@ def simulate_config(
         "simulating %d %s system(s) in %dD with %d bodies for %d time points (dt=%g)",
         n_sims, system.name, system.dim, n_bodies, config.n_steps, dt,
     )  # fmt: skip
+
+    def integrate_slice(start: int, stop: int) -> None:
+        part = slice(start, stop)
+        kernels.integrate(
+            system.law, initial[part], gamma, system.softening, times, config.rtol, config.atol, config.max_steps,
+            states[part], accelerations[part], status[part], steps_taken[part],
+        )  # fmt: skip
+
     with progress(total=n_sims, desc="simulate", unit="sim") as bar:
-        _run_threads(
-            n_threads,
-            n_sims,
-            lambda start, stop: kernels.integrate(
-                system.law, initial[start:stop], gamma, system.softening, times, config.rtol, config.atol,
-                config.max_steps, states[start:stop], accelerations[start:stop], status[start:stop], steps_taken[start:stop],
-            ),  # fmt: skip
-            bar.update,
-        )
+        _run_threads(n_threads, n_sims, integrate_slice, bar.update)
 
     metadata = dict(asdict(config), system=system.name, dt=dt, n_sims=n_sims, n_bodies=n_bodies)
+    metadata["initial_states"] = "random" if random_start else "given"
     metadata.update(
         version=_package_version(),
         integrator="dopri5",

@@ -15,6 +15,10 @@ name               pair potential U                force on body 1 (r_hat from 2
 ``discontinuous``  1 if r < 2 else (r - 1)^2       0 if r < 2 else -2 (r - 1) r_hat
 =================  ==============================  ==============================
 
+The text of Cranmer et al. writes the discontinuous force as r^2 r_hat above r = 2; the
+authors' code, followed here, uses -2 (r - 1) r_hat above a softened distance of 2
+(unsoftened 1.99 with the default softening).
+
 Any other pair potential in ``r, m1, m2, q1, q2`` works the same way
 (``get_system(potential="q1*q2*exp(-r)/r")``): the force is derived symbolically and
 compiled with Numba.

@@ -43,6 +43,7 @@ import numpy as np
 
 from symdistill import config as config_io
 from symdistill._io import atomic_write_json, atomic_write_text
+from symdistill.halos_config import VARIANTS, HaloRunConfig, resolve_halo_config
 from symdistill.stages import RunFolder
 
 logger = logging.getLogger(__name__)
@@ -51,136 +52,9 @@ MASS_UNIT = 1e13
 """Msun/h per unit of the mass variables ``M``, ``M1``, ``M2`` in formulas."""
 VELOCITY_UNIT = 100.0
 """km/s per unit of the velocity variables ``v``, ``v1``, ``dv`` in formulas."""
-VARIANTS = ("with_mass", "without_mass")
 PAIR_VARIABLES = {"with_mass": ("r", "M1", "M2", "dv"), "without_mass": ("r", "dv", "v1", "v2")}
 OWN_VARIABLES = {"with_mass": ("M",), "without_mass": ("v",)}
 LOSS_DEFINITION = "Loss: mean absolute error of the predicted overdensity delta, per halo."
-
-
-@dataclasses.dataclass(frozen=True)
-class HaloDataConfig:
-    """The catalogue, its graph and its split.
-
-    Attributes
-    ----------
-    catalog : str or None
-        Catalogue path (any format ``symdistill.halos.load_catalog`` reads); None uses the
-        shipped catalogue.
-    r_max : float
-        Graph edge radius in Mpc/h.
-    delta_max : float
-        Halos with larger delta form the out-of-distribution set, unseen in training.
-    test_fraction : float
-        Share of the in-distribution halos held out for testing.
-    baseline_radius : float
-        Radius of the neighbour mass sum of the "simple" baseline, Mpc/h.
-    """
-
-    catalog: str | None = None
-    r_max: float = 50.0
-    delta_max: float = 1.0
-    test_fraction: float = 0.2
-    baseline_radius: float = 20.0
-
-    def __post_init__(self) -> None:
-        if not self.r_max > 0:
-            raise ValueError(f"data r_max must be positive (Mpc/h), got {self.r_max!r}")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError(f"data test_fraction must be in (0, 1), got {self.test_fraction!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class HaloDistillConfig:
-    """Variants to run and the number of edges recorded for component ranking.
-
-    Attributes
-    ----------
-    variants : tuple of str
-        Any of ``with_mass`` and ``without_mass``.
-    n_message_edges : int
-        Training edges whose messages rank the components (standard deviation).
-    """
-
-    variants: tuple[str, ...] = VARIANTS
-    n_message_edges: int = 20000
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "variants", tuple(self.variants))
-        unknown = [v for v in self.variants if v not in VARIANTS]
-        if unknown or not self.variants:
-            raise ValueError(f"distill variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
-        if self.n_message_edges < 1:
-            raise ValueError(f"distill n_message_edges must be positive, got {self.n_message_edges}")
-
-
-PRESETS: dict[str, dict[str, Any]] = {
-    # An estimate for the shipped catalogue on a 2-core CPU: 15-25 minutes for both variants.
-    "default": {
-        "train": {"hidden": 500, "steps": 1500, "batch_size": 32, "test_examples": 1000, "checkpoint_every": 250},
-        "regression": {"binary_operators": ["+", "-", "*", "/", "^"], "maxsize": 20, "niterations": 30,
-                       "timeout_in_seconds": 90.0, "n_edges": 2000, "n_nodes": 1500},
-        "refit": {"steps": 600, "batch_size": 256, "max_graphs": 5000, "eval_every": 50},
-    },
-    # 500 hidden units as in Cranmer et al. (2020), with a longer budget; hours on a CPU.
-    "paper": {
-        "train": {"hidden": 500, "steps": 30000, "batch_size": 64, "test_examples": 5000, "checkpoint_every": 1000},
-        "regression": {"binary_operators": ["+", "-", "*", "/", "^"], "unary_operators": ["exp", "log"],
-                       "maxsize": 25, "niterations": 200, "timeout_in_seconds": 1200.0, "n_edges": 5000,
-                       "n_nodes": 5000},
-        "refit": {"steps": 3000, "batch_size": 512, "max_graphs": 20000, "eval_every": 100},
-    },
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class HaloRunConfig:
-    """All settings of one halo discovery run; sections reuse each stage's config."""
-
-    model: str
-    seed: int
-    data: HaloDataConfig
-    distill: HaloDistillConfig
-    train: Any
-    regression: Any
-    refit: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "seed": self.seed,
-                **{name: config_io.to_dict(getattr(self, name)) for name in _SECTIONS}}
-
-
-def _section_types() -> dict[str, type]:
-    from symdistill.distill.regress import RegressionConfig
-    from symdistill.gn import TrainConfig
-    from symdistill.symbolic import RefitConfig
-
-    return {"data": HaloDataConfig, "distill": HaloDistillConfig, "train": TrainConfig,
-            "regression": RegressionConfig, "refit": RefitConfig}
-
-
-_SECTIONS = ("data", "distill", "train", "regression", "refit")
-
-
-def resolve_halo_config(preset: str = "default", config_file: str | os.PathLike[str] | None = None,
-                        overrides: Mapping[str, Any] | None = None) -> HaloRunConfig:
-    """Build the run config from a preset, an optional TOML/JSON file and overrides, in that order."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; use one of {sorted(PRESETS)}")
-    values: dict[str, Any] = {"model": "l1", "seed": 0, **json.loads(json.dumps(PRESETS[preset]))}
-    if config_file is not None:
-        path = os.fspath(config_file)
-        loaded = json.loads(Path(path).read_text()) if path.endswith(".json") else config_io.load_toml(path)
-        values = config_io.merge(values, loaded)
-    values = config_io.merge(values, overrides or {})
-    types = _section_types()
-    unknown = sorted(set(values) - set(types) - {"model", "seed"})
-    if unknown:
-        raise ValueError(f"unknown config section(s) {unknown}; valid: model, seed, {', '.join(types)}")
-    sections = {name: config_io.from_dict(cls, values.get(name, {}), section=name) for name, cls in types.items()}
-    model = values["model"]
-    if model == "flathgn":
-        raise ValueError("halo discovery needs a message model (standard, bottleneck, l1, kl), not flathgn")
-    return HaloRunConfig(model=model, seed=int(values["seed"]), **sections)
 
 
 @dataclasses.dataclass

@@ -276,32 +276,31 @@ def accelerations(law, states, gamma, softening, out):
 
 
 @njit(cache=True)
+def _edge_distance(receiver, sender, e):
+    dist2 = 0.0
+    for d in range(DIM):
+        dx = receiver[e, d] - sender[e, d]
+        dist2 += dx * dx
+    return math.sqrt(dist2)
+
+
+@njit(cache=True)
 def pair_force(law, receiver, sender, softening, out):
+    q, m = 2 * DIM, 2 * DIM + 1
     for e in range(receiver.shape[0]):
-        dist2 = 0.0
-        for d in range(DIM):
-            dx = receiver[e, d] - sender[e, d]
-            dist2 += dx * dx
-        if dist2 == 0.0:
-            for d in range(DIM):
-                out[e, d] = 0.0
-            continue
-        dist = math.sqrt(dist2)
-        scale = pair_radial_force(
-            law, dist + softening, receiver[e, 2 * DIM + 1], sender[e, 2 * DIM + 1], receiver[e, 2 * DIM], sender[e, 2 * DIM]
-        ) / dist
+        dist = _edge_distance(receiver, sender, e)
+        scale = 0.0
+        if dist > 0.0:
+            radial = pair_radial_force(law, dist + softening, receiver[e, m], sender[e, m], receiver[e, q], sender[e, q])
+            scale = radial / dist
         for d in range(DIM):
             out[e, d] = scale * (receiver[e, d] - sender[e, d])
 
 
 @njit(cache=True)
 def pair_potential(law, receiver, sender, softening, out):
+    q, m = 2 * DIM, 2 * DIM + 1
     for e in range(receiver.shape[0]):
-        dist2 = 0.0
-        for d in range(DIM):
-            dx = receiver[e, d] - sender[e, d]
-            dist2 += dx * dx
-        out[e] = pair_energy(
-            law, math.sqrt(dist2) + softening, receiver[e, 2 * DIM + 1], sender[e, 2 * DIM + 1], receiver[e, 2 * DIM], sender[e, 2 * DIM]
-        )
+        dist = _edge_distance(receiver, sender, e)
+        out[e] = pair_energy(law, dist + softening, receiver[e, m], sender[e, m], receiver[e, q], sender[e, q])
 '''

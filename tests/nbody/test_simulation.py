@@ -217,3 +217,24 @@ def test_simulate_config_from_dict():
     assert data.metadata["initial_states"] == "random"
     with pytest.raises(ValueError, match="n_bodys"):
         from_dict(SimulationConfig, {"n_bodys": 3}, section="simulate")
+
+
+def test_non_finite_accelerations_stop_simulation():
+    # At a distance of 1e-160 without softening, 1/r^2 overflows to infinity.
+    initial = np.array(
+        [
+            [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [1e-160, 0.0, 0.0, 0.0, 0.0, 1.0]],
+            [[0.0, 0.0, 0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 0.0, 0.0, 1.0]],
+        ]
+    )
+    with pytest.warns(RuntimeWarning, match="1 the accelerations became non-finite"):
+        data = simulate("r2", initial=initial, n_steps=4, softening=0.0)
+    assert data.truncated.tolist() == [True, False]
+    assert np.isnan(data.states[0, 1:]).all()
+    assert np.isfinite(data.states[1]).all()
+
+
+def test_coarser_dt_equals_thinned_output():
+    fine = simulate("spring", n_sims=4, n_steps=21, dt=0.01, seed=8)
+    coarse = simulate("spring", n_sims=4, n_steps=5, dt=0.05, seed=8)
+    np.testing.assert_allclose(coarse.states, fine.states[:, ::5], atol=1e-7)

@@ -77,8 +77,18 @@ def test_force_fit_recovers_linear_transform(spring_system):
     np.testing.assert_allclose(fit["coefficients"][0], [2.0, -0.5], atol=1e-9)
     assert fit["intercepts"][0] == pytest.approx(0.3)
     assert fit["fitted"].shape == (len(table), 2)
+    assert fit["r2_trimmed_per_component"][0] == pytest.approx(1.0, abs=1e-12)
     noise = distill.fit_messages_to_forces(table, [0], spring_system)
     assert noise["r2"] < 0.01
+    assert noise["r2_trimmed"] < 0.45
+
+
+def test_trimmed_r_squared_drops_worst_tenth():
+    target = np.arange(100.0)[:, None]
+    fitted = target.copy()
+    fitted[:10] += 1000.0
+    assert distill.trimmed_r_squared(target, fitted)[0] == pytest.approx(1.0)
+    assert distill.r_squared(target, fitted)[0] < 0
 
 
 def test_top_components_rank_by_std_and_kl():

@@ -13,6 +13,7 @@ from symdistill.distill.forces import (
     fit_messages_to_forces,
     r_squared,
     top_components,
+    trimmed_r_squared,
 )
 from symdistill.distill.messages import message_columns, record_messages, states_from_messages
 
@@ -27,4 +28,5 @@ __all__ = [
     "record_messages",
     "states_from_messages",
     "top_components",
+    "trimmed_r_squared",
 ]

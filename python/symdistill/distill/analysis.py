@@ -64,7 +64,8 @@ def analyse(
     -------
     dict
         The content of ``metrics.json``: ``model``, ``test_loss``, ``message_r2``,
-        ``message_r2_per_component``, ``top_components``, ``force_coefficients``,
+        ``message_r2_per_component``, ``message_r2_trimmed`` (the original code's trimmed
+        figure of merit), ``top_components``, ``force_coefficients``,
         ``n_graphs``, ``seed``, ``trained_steps`` and ``plot``. For ``flathgn`` the
         message R^2 entries are None and ``energy_r2`` (pair energy against the true pair
         potential) is given instead.
@@ -110,6 +111,7 @@ def analyse(
         metrics.update(
             message_r2=fit["r2"],
             message_r2_per_component=fit["r2_per_component"],
+            message_r2_trimmed=fit["r2_trimmed"],
             top_components=components,
             force_coefficients=np.asarray(fit["coefficients"]).tolist(),
         )

@@ -100,7 +100,7 @@ class MessageBias:
 class GaussianMessageBias(MessageBias):
     """Gaussian messages: the edge model emits means then log-variances.
 
-    The raw output [E, 2k] holds the means in columns ``0..k-1`` and the log-variances in
+    The raw output [E, 2k] contains the means in columns ``0..k-1`` and the log-variances in
     ``k..2k-1``. Training samples ``mean + eps * exp(logvar / 2)``; the penalty is the KL
     divergence of N(mean, exp(logvar)) from N(0, 1), summed over edges and components.
     """
@@ -141,8 +141,8 @@ class HamiltonianBias:
     """The flattened Hamiltonian graph network (FlatHGN).
 
     H is the sum of a scalar pair energy over directed edges and a scalar self energy
-    over nodes, both Softplus MLPs on canonical node states (velocities replaced by
-    momenta ``p = m v``); accelerations are ``-dH/dq / m``.
+    over nodes. Both are Softplus MLPs on canonical node states, whose velocities are
+    replaced by momenta ``p = m v``. Accelerations are ``-dH/dq / m``.
     """
 
     name: str = "flathgn"

@@ -1,8 +1,8 @@
 """Training data for graph networks: dense batches of complete graphs and sparse graphs.
 
-N-body data arrive as an ``NBodyDataset`` (or anything with ``states`` and
-``accelerations`` arrays, or a ``(states, accelerations)`` pair, or a path to a saved
-dataset); each snapshot becomes one complete graph. Arbitrary graphs (halo catalogues)
+N-body data arrive as an ``NBodyDataset``, anything with ``states`` and
+``accelerations`` arrays, a ``(states, accelerations)`` pair, or a path to a saved
+dataset. Each snapshot becomes one complete graph. Arbitrary graphs (halo catalogues)
 arrive as a :class:`SparseGraph` and are trained in minibatches of receiving nodes
 with all of their incoming edges.
 """
@@ -104,12 +104,14 @@ class SparseGraph:
         x = np.asarray(self.x, dtype=np.float64)
         y = np.asarray(self.y, dtype=np.float64)
         edge_index = np.asarray(self.edge_index)
+
         if x.ndim != 2 or x.shape[0] == 0:
             raise ValueError(f"x must have shape [nodes, features] with at least one node, got {x.shape}")
         if y.ndim == 1:
             y = y[:, None]
         if y.ndim != 2 or y.shape[0] != x.shape[0]:
             raise ValueError(f"y must have one row per node ({x.shape[0]}), got shape {y.shape}")
+
         if edge_index.ndim != 2 or edge_index.shape[0] != 2:
             raise ValueError(f"edge_index must have shape [2, edges], got {edge_index.shape}")
         if edge_index.shape[1] == 0:
@@ -120,6 +122,7 @@ class SparseGraph:
             raise ValueError(
                 f"edge_index refers to nodes {edge_index.min()}..{edge_index.max()} but there are {x.shape[0]} nodes"
             )
+
         edge_attr = None
         if self.edge_attr is not None:
             edge_attr = np.asarray(self.edge_attr, dtype=np.float64)

@@ -1,9 +1,9 @@
 """The message-passing graph network (edge model, sum aggregation, node model).
 
-An interaction network in the style of Battaglia et al. (2016) as used by Cranmer et
-al. (2020): for every directed edge ``j -> i`` the edge model phi_e maps
-``concat(x_i, x_j[, e_ij])`` to a message ``m_ij``; each node sums its incoming
-messages and the node model phi_v maps ``concat(x_i, sum_j m_ij)`` to the output
+An interaction network in the style of Battaglia et al. (2016), as used by Cranmer et
+al. (2020). For every directed edge ``j -> i`` the edge model phi_e maps
+``concat(x_i, x_j[, e_ij])`` to a message ``m_ij``. Each node sums its incoming
+messages, and the node model phi_v maps ``concat(x_i, sum_j m_ij)`` to the output
 (accelerations for N-body data).
 
 Two paths compute the same function with the same parameters:

@@ -3,8 +3,8 @@
 The objective follows Cranmer et al. (2020): the absolute prediction errors summed over
 the nodes and output columns of each graph, averaged over graphs, plus the bias penalty.
 The penalty is summed over every edge of the minibatch and divided by the nodes per
-graph, which keeps the expectation of the original code (it penalised the first graph
-of each minibatch only, scaled by the batch size) with lower variance. For sparse
+graph. The original code penalised only the first graph of each minibatch, scaled by
+the batch size, so this keeps its expectation with lower variance. For sparse
 graphs each receiving node counts as a graph of one node.
 """
 

@@ -5,7 +5,7 @@ one-cycle learning-rate schedule peaking at 1e-3, batches of ``64 * (4 / n)**2``
 one random translation of all positions per minibatch (sigma 3). The budget is a
 number of optimizer steps, or of epochs (full passes over the training graphs).
 
-Every run folder holds ``config.json``, ``metrics.jsonl`` (one JSON object per
+Every run folder contains ``config.json``, ``metrics.jsonl`` (one JSON object per
 evaluation: step, epoch, learning rate, training loss without penalty, penalty, test
 loss) and ``checkpoint.pt``. A checkpoint stores the model, optimizer, scheduler,
 random-generator state and step, so ``resume=True`` reaches the same parameters as an
@@ -206,9 +206,9 @@ def train_sparse(
 ) -> TrainResult:
     """Train a message-passing network on one sparse graph with edge attributes.
 
-    Minibatches hold ``batch_size`` receiving nodes with all of their incoming edges; the
-    objective is per receiving node (absolute errors summed over output columns, plus
-    the penalty of its incoming edges). The test loss uses ``test_graph`` (all of its
+    Minibatches contain ``batch_size`` receiving nodes with all of their incoming edges.
+    The objective is per receiving node: absolute errors summed over output columns,
+    plus the penalty of the node's incoming edges. The test loss uses ``test_graph`` (all of its
     nodes, or ``test_nodes``), or else ``test_nodes`` of the training graph.
 
     Parameters

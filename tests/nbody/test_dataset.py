@@ -133,3 +133,15 @@ def test_cli_help_documents_flags():
     assert result.exit_code == 0
     for flag in ("--system", "--potential", "--dim", "--bodies", "--sims", "--steps", "--dt", "--seed", "--out"):
         assert flag in result.output
+
+
+def test_cli_simulate_reports_truncation(tmp_path):
+    out = tmp_path / "short.npz"
+    arguments = ["simulate", "--sims", "2", "--steps", "3", "--dt", "0.1", "--max-steps", "1", "--out", str(out)]
+    result = CliRunner().invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    assert "2 truncated" in result.output
+    assert "Warning: 2 of 2 simulation(s) stopped early" in result.output
+    failed = CliRunner().invoke(main, [*arguments, "--on-truncation", "raise"])
+    assert failed.exit_code == 1
+    assert "Error: 2 of 2 simulation(s) stopped early" in failed.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from symdistill.nbody.systems import DAMPING_MODES, SYSTEMS
@@ -91,13 +93,17 @@ def command(
     if system is not None and potential is not None:
         raise click.UsageError(f"give either --system or --potential, not both (got --system {system})")
     try:
-        dataset = simulate(
-            system, dim=dim, n_bodies=bodies, n_sims=sims, n_steps=steps, dt=dt, seed=seed,
-            potential=potential, softening=softening, damping=damping, rtol=rtol, atol=atol,
-            max_steps=max_steps, on_truncation=on_truncation, n_threads=threads,
-        )  # fmt: skip
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            dataset = simulate(
+                system, dim=dim, n_bodies=bodies, n_sims=sims, n_steps=steps, dt=dt, seed=seed,
+                potential=potential, softening=softening, damping=damping, rtol=rtol, atol=atol,
+                max_steps=max_steps, on_truncation=on_truncation, n_threads=threads,
+            )  # fmt: skip
     except (ValueError, TypeError, TruncationError) as error:
         raise click.ClickException(str(error)) from None
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
     dataset.save(out, compress=compress)
     n_truncated = int(dataset.truncated.sum())
     click.echo(

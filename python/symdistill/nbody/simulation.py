@@ -171,13 +171,21 @@ def simulate(
         potential=potential, softening=softening, damping=damping, rtol=rtol, atol=atol,
         max_steps=max_steps, on_truncation=on_truncation, unused_charge=unused_charge,
     )  # fmt: skip
-    return simulate_config(config, initial=initial, n_threads=n_threads)
+    dataset, status = _integrate(config, initial, n_threads)
+    return _handle_truncation(dataset, status, config.on_truncation)
 
 
 def simulate_config(
     config: SimulationConfig, *, initial: np.ndarray | None = None, n_threads: int | None = None
 ) -> NBodyDataset:
     """Run ``simulate`` with the settings of ``config`` (see ``simulate`` for the other arguments)."""
+    dataset, status = _integrate(config, initial, n_threads)
+    return _handle_truncation(dataset, status, config.on_truncation)
+
+
+def _integrate(
+    config: SimulationConfig, initial: np.ndarray | None, n_threads: int | None
+) -> tuple[NBodyDataset, np.ndarray]:
     from symdistill._progress import progress
 
     system = config.build_system()
@@ -224,8 +232,7 @@ def simulate_config(
         mean_steps_per_simulation=float(steps_taken.mean()),
         max_steps_per_simulation=int(steps_taken.max()),
     )
-    dataset = NBodyDataset(states, accelerations, times, status != 0, metadata)
-    return _handle_truncation(dataset, status, config.on_truncation)
+    return NBodyDataset(states, accelerations, times, status != 0, metadata), status
 
 
 def _run_threads(n_threads: int, n_sims: int, work: Callable[[int, int], None], done: Callable[[int], None]) -> None:
@@ -251,6 +258,7 @@ def _run_threads(n_threads: int, n_sims: int, work: Callable[[int, int], None], 
 
 
 def _handle_truncation(dataset: NBodyDataset, status: np.ndarray, mode: str) -> NBodyDataset:
+    # Called directly by the public functions, so stacklevel 3 names the user's call.
     failed = np.flatnonzero(status)
     if failed.size == 0:
         return dataset

@@ -59,7 +59,8 @@ def test_load_rejects_other_files(tmp_path):
 
 def test_split_by_time(dataset):
     train, test = nbody.split_by_time(dataset, test_fraction=0.25)
-    assert train.n_times == 6 and test.n_times == 2
+    assert train.n_times == 6
+    assert test.n_times == 2
     np.testing.assert_array_equal(np.concatenate([train.states, test.states], axis=1), dataset.states)
     np.testing.assert_array_equal(test.times, dataset.times[6:])
     for fraction in (0.0, 1.0, -0.5):

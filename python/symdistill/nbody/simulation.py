@@ -105,7 +105,8 @@ def simulate(
     """Simulate ``n_sims`` independent trajectories of an N-body system.
 
     Integration runs in float64 with an adaptive Dormand-Prince 5(4) method, in
-    parallel over simulations (Numba threads), and stores the state every ``dt``.
+    parallel over simulations (threads running a Numba kernel that releases the GIL),
+    and stores the state every ``dt``.
 
     Parameters
     ----------
@@ -141,10 +142,11 @@ def simulate(
     max_steps : int
         Maximum step attempts (accepted or rejected) between two output times.
     on_truncation : {"warn", "raise", "drop"}
-        What happens when a simulation stops early (step limit, step size underflow,
-        non-finite accelerations): ``"warn"`` keeps it with ``truncated=True`` and NaN
-        states after the stop and issues a ``RuntimeWarning``; ``"raise"`` raises
-        ``TruncationError``; ``"drop"`` removes it from the dataset and warns.
+        What happens to a simulation that stops early because of the step limit, a
+        step size underflow or non-finite accelerations. ``"warn"`` keeps it with
+        ``truncated=True`` and NaN states after the stop, and issues a
+        ``RuntimeWarning``. ``"raise"`` raises ``TruncationError``. ``"drop"`` removes
+        it from the dataset and warns.
     unused_charge : {"zero", "noise"}
         Charge column of systems whose potential ignores charge: 0, or the N(0, 1)
         noise of the authors' code.
@@ -238,6 +240,8 @@ def _integrate(
 def _run_threads(n_threads: int, n_sims: int, work: Callable[[int, int], None], done: Callable[[int], None]) -> None:
     # The kernel releases the GIL, so threads integrate disjoint slices in parallel.
     # Simulations differ in cost (close encounters), so small slices keep threads busy.
+    # A prange kernel would do the same, but Numba compiles the integrator a second
+    # time inside a parallel region, which doubles the first-use compile time.
     chunk = max(1, min(_CHUNK, n_sims // (8 * n_threads)))
     bounds = [(start, min(start + chunk, n_sims)) for start in range(0, n_sims, chunk)]
     if n_threads == 1:

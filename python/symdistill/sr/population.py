@@ -26,6 +26,11 @@ from symdistill.sr.options import MUTATION_NAMES, SearchOptions
 from symdistill.sr.tree import Tree
 
 
+USE_COMPILED_CYCLES = True
+"""Whether eligible searches run their cycles in the Numba loop; False forces the
+Python loop (for benchmarks and debugging)."""
+
+
 @dataclasses.dataclass
 class Island:
     """Population state: trees, their losses and complexities, birth order, RNG."""
@@ -72,7 +77,8 @@ class SearchContext:
         # and complexity weights >= 1 (so a tree never has more nodes than maxsize).
         operator_set = self.mutation_context.operator_set
         return (
-            not operator_set.has_custom
+            USE_COMPILED_CYCLES
+            and not operator_set.has_custom
             and self.evaluator._fused
             and not self.constraints.active
             and min(self.constraints.weights.values()) >= 1.0

@@ -132,6 +132,8 @@ def _initial_step(law, y, f0, q, m, gamma, softening, n, rtol, atol, order, y1, 
         h1 = max(1e-6, h0 * 1e-3)
     else:
         h1 = (0.01 / max(d1, d2)) ** (1.0 / (order + 1))
+    if not math.isfinite(h1):  # the derivative overflowed at y1
+        return h0
     return min(100.0 * h0, h1)
 
 
@@ -238,7 +240,7 @@ def _integrate_one(law, state0, gamma, softening, t_out, rtol, atol, max_steps, 
             h *= max(MIN_FACTOR, SAFETY * error ** -0.2)
         else:
             h *= MIN_FACTOR
-        if h <= 4.0 * EPSILON * max(abs(t), 1.0):
+        if not h > 4.0 * EPSILON * max(abs(t), 1.0):  # also true for a NaN step
             status = 3 if not (_all_finite(y_stage) and _all_finite(k[6])) else 2
             break
 

@@ -309,10 +309,13 @@ def _symbolic_model(edge: Mapping[str, Any], node: Mapping[str, Any], key: str, 
                              Formula.parse(node["component"], node[key], node["variables"]), max_degree)
 
 
-def _dense(data: _VariantData, receivers: np.ndarray, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _dense(
+    data: _VariantData, receivers: np.ndarray, pair: np.ndarray, max_degree: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     from symdistill.halos_symbolic import dense_receivers
 
-    dense = dense_receivers(receivers, data.dataset.row_start, data.dataset.edge_index[0], pair, data.own_table())
+    dense = dense_receivers(receivers, data.dataset.row_start, data.dataset.edge_index[0], pair, data.own_table(),
+                            max_degree)
     return dense, data.catalog.delta[receivers][:, None, None]
 
 
@@ -360,11 +363,15 @@ def evaluate(
             continue
         predictions, _ = network_predictions(network, data.dataset.node_features, data.dataset.edge_index,
                                              data.dataset.edge_attr, nodes)
-        states, targets = _dense(data, nodes, pair)
-        model = _symbolic_model(refitted["edge"], refitted["node"], "sympy_refit", _max_degree(data, nodes))
-        symbolic = mean_absolute_error(model.double(), torch.as_tensor(states), torch.as_tensor(targets), batch_size=512)
+        model = _symbolic_model(refitted["edge"], refitted["node"], "sympy_refit", _max_degree(data, nodes)).double()
+        # Chunks of receivers bound the memory of the padded dense layout.
+        errors = []
+        for start in range(0, nodes.size, 2048):
+            states, targets = _dense(data, nodes[start : start + 2048], pair, model.max_degree)
+            chunk_error = mean_absolute_error(model, torch.as_tensor(states), torch.as_tensor(targets), batch_size=512)
+            errors.append(chunk_error * targets.size)
         losses[name] = {"gn": float(np.mean(np.abs(predictions - data.catalog.delta[nodes]))),
-                        "symbolic": float(symbolic), "n_halos": int(nodes.size)}
+                        "symbolic": float(np.sum(errors) / nodes.size), "n_halos": int(nodes.size)}
     return {"losses": losses}
 
 

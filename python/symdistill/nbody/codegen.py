@@ -41,12 +41,12 @@ _MODULES: dict[str, ModuleType] = {}
 
 
 def kernel_module(potentials: Sequence[sympy.Expr], dim: int) -> ModuleType:
-    """Return the compiled kernel module for a list of validated pair potentials in ``dim`` dimensions.
+    """Return the kernel module for a list of validated pair potentials in ``dim`` dimensions.
 
     The module provides ``integrate``, ``accelerations``, ``pair_force`` and
     ``pair_potential``, whose ``law`` argument selects ``potentials[law]`` (see
-    ``symdistill.nbody.kernel_source`` for their signatures). Modules are cached per
-    process and on disk.
+    ``symdistill.nbody.kernel_source`` for their signatures). Numba compiles each kernel
+    on its first call or loads it from its on-disk cache. Modules are cached per process.
     """
     source = _cached_source(tuple(potentials), int(dim))
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]

@@ -28,7 +28,8 @@ def parse_potential(potential: str | sympy.Expr) -> sympy.Expr:
     """Parse and validate a pair potential given as a string or a sympy expression.
 
     Symbols are matched by name, so ``sympy.Symbol("r")`` and ``"r"`` mean the same
-    variable. The result uses the real symbols of ``POTENTIAL_SYMBOLS``.
+    variable. The result uses the real symbols of ``POTENTIAL_SYMBOLS``. Strings go
+    through ``sympy.sympify``, which evaluates Python code, so never pass untrusted text.
 
     Raises
     ------

@@ -32,7 +32,7 @@ from symdistill.sr.mutations import MutationContext, simplify
 from symdistill.sr.operators import CONST, OperatorSet
 from symdistill.sr.options import SearchOptions
 from symdistill.sr.population import Island, SearchContext, new_island, run_iteration, warm_up_compiled
-from symdistill.sr.tree import Tree
+from symdistill.sr.tree import Tree, to_program
 
 logger = logging.getLogger(__name__)
 
@@ -113,14 +113,18 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     robin. Stopping: ``niterations``, ``max_evals``, ``timeout_in_seconds`` (checked
     inside island iterations, so the run ends within about a second of it),
     ``early_stop_condition`` and Ctrl-C, which all keep the best trees found so far.
+    The timeout clock starts after the Numba code is compiled or loaded.
     """
     global _WORKER_CONTEXT
-    started = time.monotonic()
-    deadline = None if options.timeout_in_seconds is None else started + options.timeout_in_seconds
     seed_sequence = np.random.SeedSequence(options.random_state)
     main_seed, *island_seeds = seed_sequence.spawn(options.populations + 1)
     main_rng = np.random.default_rng(main_seed)
     ctx = build_context(problem, options)
+    # Compile or load every Numba function first: the timeout covers the search, not
+    # the one-time compilation in a fresh environment.
+    _warm_up(ctx)
+    started = time.monotonic()
+    deadline = None if options.timeout_in_seconds is None else started + options.timeout_in_seconds
     constraints = ctx.constraints
     admissible_seeds = [tree for tree in seeds if constraints.admissible(tree)]
     if len(admissible_seeds) < len(seeds):
@@ -143,9 +147,6 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
 
     procs = min(options.procs or os.cpu_count() or 1, options.populations)
     pool = None
-    if ctx.compiled_cycles:
-        # Load the compiled loop before forking, so workers do not each load it.
-        warm_up_compiled(islands[0], ctx)
     if procs > 1:
         _WORKER_CONTEXT = ctx
         pool = multiprocessing.get_context("fork").Pool(procs, initializer=_worker_init)
@@ -206,6 +207,22 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
     return SearchResult(
         hall_of_fame, options.operator_set, constraints, ctx.evaluator, islands, n_evaluations, iteration, elapsed, stop_reason
     )
+
+
+def _warm_up(ctx: SearchContext) -> None:
+    # Runs each kernel once on a one-node tree, so compilation (or loading from the
+    # cache) happens here, in the parent, before worker processes fork.
+    from symdistill.sr import _kernels
+
+    tree = ((CONST, 1.0),)
+    ctx.evaluator(tree)
+    one_row = np.zeros((1, 1))
+    _kernels.evaluate_program(to_program(tree), one_row, np.empty(1))
+    _kernels.evaluate_with_jacobian(to_program(tree), one_row, np.empty(1), np.empty((1, 1)))
+    if ctx.compiled_cycles:
+        size = ctx.options.population_size
+        island = Island([tree] * size, [1.0] * size, [1] * size, list(range(size)), random.Random(0), size)
+        warm_up_compiled(island, ctx)
 
 
 def _refine_entry(hall_of_fame, ctx: SearchContext, tree: Tree, loss: float, complexity: int, rng, deadline) -> int:

@@ -186,3 +186,13 @@ def test_cli_halos_without_module_fails_clearly(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["discover", "--system", "halos", "--out", str(tmp_path / "h")])
     assert result.exit_code != 0
     assert "halos_pipeline" in result.output
+
+
+@pytest.mark.slow
+def test_flathgn_run_reports_energies(tmp_path):
+    result = discover("charge", 2, "flathgn", out=tmp_path / "run", overrides=TINY)
+    assert [e["component"] for e in result.edge_formulas] == ["pair_energy"]
+    assert [e["component"] for e in result.node_formula] == ["self_energy"]
+    assert "pair_energy_r2" in result.report
+    assert "px1" in result.edge_formulas[0]["variables"]
+    assert not (tmp_path / "run" / "messages_train.csv").exists()

@@ -131,3 +131,21 @@ def test_drop_offsets_keeps_dynamic_terms():
     q1, q2, r = sympy.symbols("q1 q2 r")
     energy = 3 * (q1 * q2 / r + sympy.Float(0.5)) + q1
     assert drop_offsets(energy, ["r", "dx", "dy"]) == 3 * q1 * q2 / r
+
+
+def test_hamiltonian_without_position_terms_gives_zero():
+    pair = Formula.parse("pair_energy", "0.5*q1*q2", edge_names(DIM, momenta=True))
+    own = Formula.parse("self_energy", "(px**2 + py**2)/(2*m)", state_names(DIM, momenta=True))
+    states = torch.as_tensor(_states(n_graphs=4))
+    accelerations = SymbolicHamiltonian(pair, own, DIM)(states)
+    assert accelerations.shape == (4, 4, DIM)
+    assert bool((accelerations == 0).all())
+
+
+def test_refit_of_forceless_hamiltonian_keeps_loss():
+    pair = Formula.parse("pair_energy", "0.5*q1*q2", edge_names(DIM, momenta=True))
+    own = Formula.parse("self_energy", "0.5*(px**2 + py**2)/m", state_names(DIM, momenta=True))
+    model = SymbolicHamiltonian(pair, own, DIM)
+    states = _states(n_graphs=16)
+    result = refit(model, states, _spring_accelerations(states), RefitConfig(steps=4, eval_every=2, batch_size=4))
+    assert result.loss_after == result.loss_before

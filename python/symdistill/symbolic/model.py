@@ -157,6 +157,23 @@ class SymbolicHamiltonian(_GraphBase):
         self.pair_module = _formula_module(pair_formula)
         self.self_module = _formula_module(self_formula)
 
+    def _canonical(self, states: torch.Tensor) -> torch.Tensor:
+        dim = self.dim
+        mass = states[..., -1:]
+        return torch.cat([states[..., :dim], states[..., dim : 2 * dim] * mass, states[..., 2 * dim :]], dim=-1)
+
+    def pair_energies(self, receiver: torch.Tensor, sender: torch.Tensor) -> torch.Tensor:
+        """Evaluate the pair energy formula on edges given by raw states (velocities, not momenta).
+
+        Shapes
+        ------
+        receiver, sender : [..., E, F]
+        returns : [..., E]
+        """
+        inputs = edge_features(self._canonical(receiver), self._canonical(sender), self.pair_formula.variables,
+                               self.dim, momenta=True)
+        return _evaluate(self.pair_module, inputs)
+
     def energy(self, states: torch.Tensor, edge_index: torch.Tensor | None = None) -> torch.Tensor:
         """Return the total energy H of each graph.
 
@@ -167,8 +184,7 @@ class SymbolicHamiltonian(_GraphBase):
         """
         self._check(states)
         dim = self.dim
-        mass = states[..., -1:]
-        canonical = torch.cat([states[..., :dim], states[..., dim : 2 * dim] * mass, states[..., 2 * dim :]], dim=-1)
+        canonical = self._canonical(states)
         receivers, senders = self._edges(states, edge_index)
         pair_inputs = edge_features(
             canonical[..., receivers, :], canonical[..., senders, :], self.pair_formula.variables, dim, momenta=True
@@ -187,7 +203,12 @@ class SymbolicHamiltonian(_GraphBase):
             positions = states[..., :dim].detach().requires_grad_(True)
             full = torch.cat([positions, states[..., dim:]], dim=-1)
             energy = self.energy(full, edge_index)
-            (gradient,) = torch.autograd.grad(energy.sum(), positions, create_graph=create_graph)
+            if not energy.requires_grad:
+                # Energies that do not depend on positions exert no force.
+                return torch.zeros_like(positions.detach())
+            (gradient,) = torch.autograd.grad(energy.sum(), positions, create_graph=create_graph, allow_unused=True)
+        if gradient is None:
+            return torch.zeros_like(positions.detach())
         return -gradient / states[..., -1:]
 
     def formulas(self) -> tuple[Formula, Formula]:

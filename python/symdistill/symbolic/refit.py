@@ -158,7 +158,8 @@ def refit(
         prediction = functional_call(model, current(), (x[index],))
         loss = (prediction - y[index]).abs().mean()
         optimizer.zero_grad()
-        if torch.isfinite(loss):
+        # A loss without a graph has no constant that changes the accelerations.
+        if torch.isfinite(loss) and loss.requires_grad:
             loss.backward()
             nn.utils.clip_grad_norm_(list(offsets.values()), max_norm=1e3)
             optimizer.step()

@@ -171,3 +171,12 @@ def test_methods_reject_bad_states():
         system.pair_force(good, np.ones((2, 6)))
     with pytest.raises(ValueError, match=r"shape \[E, 6\]"):
         system.pair_potential(good[None], good[None])
+
+
+def test_import_does_not_load_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, symdistill.nbody; print('torch' in sys.modules)"
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert output.stdout.strip() == "False"

@@ -87,6 +87,10 @@ def test_cbrt_agrees_everywhere(fast):
     function = sympy.lambdify(model.symbols(), model.sympy(index), modules="numpy")
     np.testing.assert_allclose(function(*X.T), model.predict(X, index=index), atol=1e-6)
     np.testing.assert_allclose(model.predict(X, index=index), y, atol=1e-6)
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        values = model.torch(index=index)(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(values, model.predict(X, index=index), atol=1e-6)
 
 
 def test_square_through_pow_recovered():

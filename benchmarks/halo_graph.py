@@ -12,7 +12,8 @@ another halo, which gives about 114 neighbours within 50 Mpc/h. Each method runs
 - ``scipy, same output``: the same pairs turned into the directed int32 edge list
   grouped by receiver (both directions, stable sort by receiver).
 
-Usage: ``python benchmarks/halo_graph.py [--halos 215854] [--box 1000] [--r-max 50] [--repeats 3]``
+Usage: ``python benchmarks/halo_graph.py [--halos 215854] [--box 1000] [--r-max 50] [--repeats 3]
+[--threads N]``; ``--threads 1`` compares single cores, since scipy's query_pairs is serial.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def main() -> None:
     parser.add_argument("--box", type=float, default=1000.0, help="box edge in Mpc/h")
     parser.add_argument("--r-max", type=float, default=50.0, help="edge radius in Mpc/h")
     parser.add_argument("--repeats", type=int, default=3, help="runs per method; the best is reported")
+    parser.add_argument("--threads", type=int, default=None, help="Numba threads (default: all CPUs)")
     args = parser.parse_args()
 
     import numba
+
+    if args.threads is not None:
+        numba.set_num_threads(args.threads)
 
     from symdistill.halos import radius_graph
 

@@ -3,9 +3,10 @@
 The kernels work on halos sorted by cell: ``cell_start`` gives the first sorted index of
 each cell in row-major (x, y, z) order, with one extra entry at the end, and ``order``
 maps a sorted index back to the caller's halo index. Work is split by receiving cell, so
-each thread owns its receivers' counts and edge slots. A neighbour cell is skipped when
-its nearest point lies beyond ``r_max`` from every point of the receiving cell, and the
-periodic image shift is applied once per cell pair rather than per halo pair.
+each thread owns its receivers' counts and edge slots. Neighbour cells are visited as
+contiguous runs along z, a cell is skipped when its nearest point lies beyond ``r_max``
+from every point of the receiving cell, and the periodic image shift is applied once per
+run rather than per halo pair.
 NumPy references for the same results live in :mod:`symdistill.halos.graph`.
 """
 
@@ -40,13 +41,17 @@ def _cell_gap(offset, cell_size):
 
 
 @nb.njit(cache=True)
-def _pair_cells(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2, neighbours, shifts):
-    """Fill the neighbour cells of cell (cx, cy, cz) within ``r_max``; return how many.
+def _row_segments(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2, rows, lows, highs, shifts):
+    """List the neighbour cells of cell (cx, cy, cz) within ``r_max`` as runs along z.
 
-    ``neighbours`` (m,) int64 receives flat cell indices, ``shifts`` (m, 3) float64 the
-    periodic image shift to add to the neighbour's positions.
+    Cells along z are adjacent in the sorted order, so each (x, y) neighbour row is at
+    most three contiguous runs: below the lower face (wrapped), inside, and above the upper
+    face (wrapped). Fills ``rows`` (flat index of the row's z = 0 cell), the z range
+    ``lows``..``highs`` (inclusive) and ``shifts`` (m, 3), the periodic image shift to add
+    to the neighbours' positions; returns the number of runs m.
     """
     count = 0
+    n_z = n_cells[2]
     for a in range(-reach, reach + 1):
         gx = _cell_gap(a, cell_size[0])
         nx, sx = _neighbour_cell(cx, a, n_cells[0], periodic, box[0])
@@ -55,32 +60,40 @@ def _pair_cells(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2, neighb
         for b in range(-reach, reach + 1):
             gy = _cell_gap(b, cell_size[1])
             ny, sy = _neighbour_cell(cy, b, n_cells[1], periodic, box[1])
-            if ny < 0 or gx * gx + gy * gy > r2:
+            remaining = r2 - gx * gx - gy * gy
+            if ny < 0 or remaining < 0:
                 continue
-            for c in range(-reach, reach + 1):
-                gz = _cell_gap(c, cell_size[2])
-                nz, sz = _neighbour_cell(cz, c, n_cells[2], periodic, box[2])
-                if nz < 0 or gx * gx + gy * gy + gz * gz > r2:
-                    continue
-                neighbours[count] = (nx * n_cells[1] + ny) * n_cells[2] + nz
-                shifts[count, 0] = sx
-                shifts[count, 1] = sy
-                shifts[count, 2] = sz
-                count += 1
+            # Widest z offset whose nearest face is still within r_max.
+            c_max = reach
+            while c_max > 1 and ((c_max - 1) * cell_size[2]) ** 2 > remaining:
+                c_max -= 1
+            row = (nx * n_cells[1] + ny) * n_z
+            low, high = cz - c_max, cz + c_max
+            if periodic:
+                if low < 0:
+                    rows[count], lows[count], highs[count] = row, low + n_z, n_z - 1
+                    shifts[count, 0], shifts[count, 1], shifts[count, 2] = sx, sy, -box[2]
+                    count += 1
+                if high >= n_z:
+                    rows[count], lows[count], highs[count] = row, 0, high - n_z
+                    shifts[count, 0], shifts[count, 1], shifts[count, 2] = sx, sy, box[2]
+                    count += 1
+            rows[count], lows[count], highs[count] = row, max(low, 0), min(high, n_z - 1)
+            shifts[count, 0], shifts[count, 1], shifts[count, 2] = sx, sy, 0.0
+            count += 1
     return count
 
 
 @nb.njit(cache=True, parallel=True)
-def count_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, box, periodic, r_max):
+def count_neighbours(xs, ys, zs, cell_start, n_cells, cell_size, reach, box, periodic, r_max):
     """Return the number of halos within ``r_max`` of each sorted halo (itself excluded).
 
-    Shapes: sorted_positions (n, 3) float64, in ``[0, n_cells * cell_size)`` per axis;
-    cell_start (prod(n_cells) + 1,) int64; n_cells (3,) int64; cell_size (3,) float64;
-    box (3,) float64. ``reach`` is the stencil half-width in cells; in a periodic grid
-    every axis must have at least ``2 * reach + 1`` cells so no neighbour cell repeats.
-    Returns (n,) int64.
+    Shapes: xs, ys, zs (n,) float64, the sorted positions per axis, in
+    ``[0, n_cells * cell_size)``; cell_start (prod(n_cells) + 1,) int64; n_cells (3,)
+    int64; cell_size (3,) float64; box (3,) float64. ``reach`` is the stencil half-width in
+    cells and must not exceed any ``n_cells`` entry. Returns (n,) int64.
     """
-    n = sorted_positions.shape[0]
+    n = xs.shape[0]
     r2 = r_max * r_max
     width = 2 * reach + 1
     total_cells = cell_start.shape[0] - 1
@@ -90,27 +103,28 @@ def count_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, bo
         last = cell_start[cell + 1]
         if first == last:
             continue
-        neighbours = np.empty(width**3, dtype=np.int64)
-        shifts = np.empty((width**3, 3), dtype=np.float64)
+        rows = np.empty(3 * width * width, dtype=np.int64)
+        lows = np.empty(3 * width * width, dtype=np.int64)
+        highs = np.empty(3 * width * width, dtype=np.int64)
+        shifts = np.empty((3 * width * width, 3), dtype=np.float64)
         cz = cell % n_cells[2]
         cy = (cell // n_cells[2]) % n_cells[1]
         cx = cell // (n_cells[2] * n_cells[1])
         # Pad r2 slightly so rounding in the cell bounds never drops a pair at r_max.
-        m = _pair_cells(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2 * (1.0 + 1e-9), neighbours, shifts)
+        m = _row_segments(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2 * (1.0 + 1e-9),
+                          rows, lows, highs, shifts)
         for k in range(m):
-            other = neighbours[k]
-            sx = shifts[k, 0]
-            sy = shifts[k, 1]
-            sz = shifts[k, 2]
+            begin = cell_start[rows[k] + lows[k]]
+            end = cell_start[rows[k] + highs[k] + 1]
             for i in range(first, last):
-                xi = sorted_positions[i, 0] - sx
-                yi = sorted_positions[i, 1] - sy
-                zi = sorted_positions[i, 2] - sz
+                xi = xs[i] - shifts[k, 0]
+                yi = ys[i] - shifts[k, 1]
+                zi = zs[i] - shifts[k, 2]
                 found = 0
-                for j in range(cell_start[other], cell_start[other + 1]):
-                    dx = xi - sorted_positions[j, 0]
-                    dy = yi - sorted_positions[j, 1]
-                    dz = zi - sorted_positions[j, 2]
+                for j in range(begin, end):
+                    dx = xi - xs[j]
+                    dy = yi - ys[j]
+                    dz = zi - zs[j]
                     if dx * dx + dy * dy + dz * dz <= r2:
                         found += 1
                 counts[i] += found
@@ -121,7 +135,7 @@ def count_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, bo
 
 
 @nb.njit(cache=True, parallel=True)
-def fill_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, box, periodic, r_max, order, row_start):
+def fill_neighbours(xs, ys, zs, cell_start, n_cells, cell_size, reach, box, periodic, r_max, order, row_start):
     """Return the sender of every edge, grouped by receiver in the caller's numbering.
 
     Takes the arguments of :func:`count_neighbours` plus ``order`` (n,) int64 and
@@ -130,7 +144,7 @@ def fill_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, box
     """
     # The loop repeats count_neighbours' loop on purpose: one shared helper with a
     # count-or-write flag compiled to a kernel about twice as slow.
-    n = sorted_positions.shape[0]
+    n = xs.shape[0]
     r2 = r_max * r_max
     width = 2 * reach + 1
     total_cells = cell_start.shape[0] - 1
@@ -140,29 +154,30 @@ def fill_neighbours(sorted_positions, cell_start, n_cells, cell_size, reach, box
         last = cell_start[cell + 1]
         if first == last:
             continue
-        neighbours = np.empty(width**3, dtype=np.int64)
-        shifts = np.empty((width**3, 3), dtype=np.float64)
+        rows = np.empty(3 * width * width, dtype=np.int64)
+        lows = np.empty(3 * width * width, dtype=np.int64)
+        highs = np.empty(3 * width * width, dtype=np.int64)
+        shifts = np.empty((3 * width * width, 3), dtype=np.float64)
         cursor = np.empty(last - first, dtype=np.int64)
         for i in range(first, last):
             cursor[i - first] = row_start[order[i]]
         cz = cell % n_cells[2]
         cy = (cell // n_cells[2]) % n_cells[1]
         cx = cell // (n_cells[2] * n_cells[1])
-        m = _pair_cells(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2 * (1.0 + 1e-9), neighbours, shifts)
+        m = _row_segments(cx, cy, cz, n_cells, cell_size, reach, periodic, box, r2 * (1.0 + 1e-9),
+                          rows, lows, highs, shifts)
         for k in range(m):
-            other = neighbours[k]
-            sx = shifts[k, 0]
-            sy = shifts[k, 1]
-            sz = shifts[k, 2]
+            begin = cell_start[rows[k] + lows[k]]
+            end = cell_start[rows[k] + highs[k] + 1]
             for i in range(first, last):
-                xi = sorted_positions[i, 0] - sx
-                yi = sorted_positions[i, 1] - sy
-                zi = sorted_positions[i, 2] - sz
+                xi = xs[i] - shifts[k, 0]
+                yi = ys[i] - shifts[k, 1]
+                zi = zs[i] - shifts[k, 2]
                 slot = cursor[i - first]
-                for j in range(cell_start[other], cell_start[other + 1]):
-                    dx = xi - sorted_positions[j, 0]
-                    dy = yi - sorted_positions[j, 1]
-                    dz = zi - sorted_positions[j, 2]
+                for j in range(begin, end):
+                    dx = xi - xs[j]
+                    dy = yi - ys[j]
+                    dz = zi - zs[j]
                     if dx * dx + dy * dy + dz * dz <= r2 and j != i:
                         senders[slot] = order[j]
                         slot += 1

@@ -94,8 +94,8 @@ def radius_graph(positions: np.ndarray, r_max: float, box_size: float | None = N
     cell_start = np.zeros(int(np.prod(n_cells)) + 1, dtype=np.int64)
     np.cumsum(np.bincount(flat, minlength=cell_start.size - 1), out=cell_start[1:])
 
-    sorted_positions = np.ascontiguousarray(shifted[order])
-    args = (sorted_positions, cell_start, n_cells, cell_size, reach, box, periodic, r_max)
+    xs, ys, zs = (np.ascontiguousarray(shifted[order, axis]) for axis in range(3))
+    args = (xs, ys, zs, cell_start, n_cells, cell_size, reach, box, periodic, r_max)
     counts_sorted = _graph_kernels.count_neighbours(*args)
     counts = np.empty(n, dtype=np.int64)
     counts[order] = counts_sorted

@@ -110,3 +110,15 @@ def test_custom_loss_wrong_shape_rejected():
     loss = resolve_elementwise_loss(lambda p, t: np.sum(p - t))
     with pytest.raises(ValueError, match="one loss per row"):
         loss.mean(np.ones(3), np.ones(3))
+
+
+def test_threshold_fitted_from_data():
+    operator_set = build_operator_set(binary=[">", "-"])
+    greater = operator_set.by_name()[">"].code
+    minus = operator_set.by_name()["-"].code
+    x = np.linspace(0, 8, 101)
+    evaluator = Evaluator(_problem(x[:, None], (x > 4).astype(float) - x), operator_set)
+    tree = ((FEATURE, 0.0), (CONST, 4.3), (greater, 0.0), (FEATURE, 0.0), (minus, 0.0))
+    fitted, loss, _ = optimize_constants(tree, evaluator(tree), evaluator, random.Random(0))
+    assert loss == 0.0
+    assert 4.0 <= constants_of(fitted)[0] < 4.08

@@ -34,7 +34,7 @@ def test_scores_formula():
 def test_zero_loss_gets_finite_score():
     scores = pareto_scores([1, 2], [1.0, 0.0])
     assert np.all(np.isfinite(scores))
-    assert scores[1] > 100
+    assert scores[1] == pytest.approx(-math.log(1e-20))
 
 
 def test_selection_strategies_on_table():
@@ -72,3 +72,12 @@ def test_read_trees_rejects_foreign_csv(tmp_path):
     path.write_text("Complexity,Loss,Equation\n1,2.0,x0\n")
     with pytest.raises(ValueError, match="no 'tree' column"):
         read_trees(path, OPERATORS.by_name(), 1)
+
+
+def test_best_ignores_rounding_among_exact_fits():
+    # Three exact fits whose losses differ only by rounding: the simplest one wins.
+    losses = [0.25, 1.4e-31, 1.7e-32, 2.2e-34]
+    complexities = [3, 13, 15, 21]
+    scores = pareto_scores(complexities, losses)
+    assert select_index(losses, scores, "best") == 1
+    assert scores[2] == 0.0

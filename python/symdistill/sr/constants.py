@@ -18,8 +18,8 @@ import numpy as np
 from symdistill.sr import _kernels
 from symdistill.sr.evaluator import Evaluator
 from symdistill.sr.losses import L2
-from symdistill.sr.operators import CONST, FIRST_CUSTOM_CODE, POW
-from symdistill.sr.tree import Tree, constants_of, to_program, with_constants
+from symdistill.sr.operators import CONST, FIRST_CUSTOM_CODE, GT, LT, POW
+from symdistill.sr.tree import Tree, arity_of, constants_of, subtree_starts, to_program, with_constants
 
 SNAP_TOLERANCE = 1e-4
 """Relative loss increase accepted when an exponent is rounded to an integer."""
@@ -184,6 +184,47 @@ def _levenberg_marquardt(objective: _Objective, x0: np.ndarray, iterations: int,
     return x, objective.loss(x)
 
 
+THRESHOLD_CANDIDATES = 64
+"""Number of data quantiles tried for a constant compared with ``>`` or ``<``."""
+
+
+def fit_thresholds(tree: Tree, loss: float, evaluator: Evaluator) -> tuple[Tree, float, int]:
+    """Choose constants compared by ``>``/``<`` from the data, where gradients vanish.
+
+    The loss is a step function of such a threshold, so BFGS cannot move it. For each
+    comparison with a constant argument, the other argument is evaluated on the data
+    and thresholds between its quantiles are tried; the best one is kept.
+
+    Returns
+    -------
+    (tree, loss, n_calls)
+    """
+    n_calls = 0
+    arity = arity_of  # built-in operators only; the caller skips trees with custom ones
+    for i, (code, _) in enumerate(tree):
+        if code not in (GT, LT):
+            continue
+        starts = subtree_starts(tree, arity)
+        right = (starts[i - 1], i)
+        left = (starts[starts[i - 1] - 1], starts[i - 1])
+        for (constant_span, other_span) in ((right, left), (left, right)):
+            start, end = constant_span
+            if end - start != 1 or tree[start][0] != CONST:
+                continue
+            values = evaluator.row_values(tree[other_span[0] : other_span[1]])
+            if values is None:
+                continue
+            levels = np.unique(np.quantile(values, np.linspace(0, 1, THRESHOLD_CANDIDATES + 1)))
+            candidates = 0.5 * (levels[1:] + levels[:-1]) if levels.size > 1 else levels
+            for candidate in candidates:
+                trial = tree[:start] + ((CONST, float(candidate)),) + tree[end:]
+                trial_loss = evaluator(trial)
+                n_calls += 1
+                if trial_loss < loss:
+                    tree, loss = trial, trial_loss
+    return tree, loss, n_calls
+
+
 def exponent_positions(tree: Tree) -> list[int]:
     """Return the positions of constants that are the exponent of a ``^`` node."""
     return [i - 1 for i, (code, _) in enumerate(tree) if code == POW and i > 0 and tree[i - 1][0] == CONST]
@@ -257,4 +298,8 @@ def optimize_constants(
     best_tree = with_constants(tree, best_constants) if best_loss < loss else tree
     best_loss = min(best_loss, loss)
     best_tree, best_loss = snap_if_not_worse(best_tree, best_loss, evaluator)
-    return best_tree, best_loss, objective.n_calls
+    extra_calls = 0
+    codes = [code for code, _ in best_tree]
+    if (GT in codes or LT in codes) and max(codes) < FIRST_CUSTOM_CODE:
+        best_tree, best_loss, extra_calls = fit_thresholds(best_tree, best_loss, evaluator)
+    return best_tree, best_loss, objective.n_calls + extra_calls

@@ -25,6 +25,17 @@ CSV_COLUMNS = ("complexity", "loss", "score", "equation", "tree")
 _LOSS_FLOOR = 1e-300
 """Losses are floored here before taking logs, so a zero loss gets a finite score."""
 
+RELATIVE_LOSS_FLOOR = 1e-20
+"""Losses below this fraction of the simplest entry's loss count as equal (exact fits
+differ only by rounding there), for scores and for the ``best`` rule."""
+
+
+def _loss_floor(losses) -> float:
+    first = float(losses[0]) if len(losses) else 0.0
+    if math.isfinite(first) and first > 0:
+        return max(_LOSS_FLOOR, RELATIVE_LOSS_FLOOR * first)
+    return _LOSS_FLOOR
+
 
 class HallOfFame:
     """The lowest-loss tree seen at each complexity."""
@@ -60,17 +71,19 @@ class HallOfFame:
 def pareto_scores(complexities: Sequence[int], losses: Sequence[float]) -> np.ndarray:
     """Return the score of each Pareto-front entry: ``-d log(loss) / d complexity``.
 
-    The first entry scores 0. Losses are floored at 1e-300, so a zero loss gets a
-    large but finite score.
+    The first entry scores 0. Losses are floored at 1e-20 times the first entry's
+    loss (at least 1e-300), so exact fits get a large but finite score and do not
+    outscore each other through rounding noise.
 
     Shapes
     ------
     complexities, losses : [n] sorted by complexity; returns [n]
     """
     scores = np.zeros(len(losses))
+    floor = _loss_floor(losses)
     for i in range(1, len(losses)):
-        previous = max(losses[i - 1], _LOSS_FLOOR)
-        current = max(losses[i], _LOSS_FLOOR)
+        previous = max(losses[i - 1], floor)
+        current = max(losses[i], floor)
         scores[i] = max(0.0, -math.log(current / previous) / (complexities[i] - complexities[i - 1]))
     return scores
 
@@ -79,7 +92,8 @@ def select_index(losses: Sequence[float], scores: Sequence[float], strategy: str
     """Return the index of the selected front entry.
 
     ``accuracy``: the lowest loss. ``score``: the highest score. ``best``: the highest
-    score among entries with loss <= 1.5 x the lowest loss.
+    score among entries with loss <= 1.5 x the lowest loss, where losses below the
+    relative floor (``RELATIVE_LOSS_FLOOR``) count as equal.
     """
     losses = np.asarray(losses, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
@@ -90,7 +104,7 @@ def select_index(losses: Sequence[float], scores: Sequence[float], strategy: str
     if strategy == "score":
         return int(np.argmax(scores))
     if strategy == "best":
-        eligible = losses <= 1.5 * losses.min()
+        eligible = losses <= 1.5 * max(losses.min(), _loss_floor(losses))
         masked = np.where(eligible, scores, -np.inf)
         return int(np.argmax(masked))
     raise ValueError(f"model_selection={strategy!r} is invalid; use 'best', 'score' or 'accuracy'")

@@ -168,7 +168,8 @@ def test_warm_start_from_equation_file(tmp_path, fast):
     assert path.exists()
     second = SymbolicRegressor(niterations=0, equation_file=str(path), warm_start=True, random_state=2, **fast)
     second.fit(X, y)
-    assert second.equations_["loss"].min() <= first.equations_["loss"].min()
+    # Combining constants in the seeds may change the last bits of the loss.
+    assert second.equations_["loss"].min() <= first.equations_["loss"].min() * (1 + 1e-9)
 
 
 def test_torch_export_matches_predict(fitted):

@@ -124,3 +124,33 @@ def test_random_leaves_are_balanced():
     kinds = collections.Counter(ctx.random_leaf()[0] for _ in range(2000))
     assert 800 < kinds[CONST] < 1200
     assert np.isclose(kinds[CONST] + kinds[FEATURE], 2000)
+
+
+def test_simplify_combines_constants():
+    ctx = MutationContext(OPERATORS, 2, random.Random(0))
+    names = OPERATORS.by_name()
+    sub, div = names["-"].code, names["/"].code
+    tree = ((FEATURE, 0.0), (CONST, 0.75), (sub, 0.0), (CONST, 1.25), (ADD, 0.0))
+    assert simplify(tree, ctx) == ((FEATURE, 0.0), (CONST, 0.5), (ADD, 0.0))
+    tree = ((CONST, 2.0), (FEATURE, 0.0), (CONST, 4.0), (MUL, 0.0), (div, 0.0))
+    assert simplify(tree, ctx) == ((CONST, 0.5), (FEATURE, 0.0), (div, 0.0))
+
+
+def test_simplify_preserves_values():
+    from symdistill.sr import _kernels
+    from symdistill.sr.tree import to_program
+
+    ctx = MutationContext(OPERATORS, 2, random.Random(4))
+    Xt = np.ascontiguousarray(np.random.default_rng(0).uniform(0.5, 2.0, (2, 40)))
+    checked = 0
+    for _ in range(3000):
+        tree = random_tree(ctx, ctx.rng.randrange(1, 8))
+        simplified = simplify(tree, ctx)
+        before, after = np.empty(40), np.empty(40)
+        if not _kernels.evaluate_program(to_program(tree), Xt, before):
+            continue
+        assert _kernels.evaluate_program(to_program(simplified), Xt, after), (tree, simplified)
+        np.testing.assert_allclose(after, before, rtol=1e-9, atol=1e-9)
+        assert len(simplified) <= len(tree)
+        checked += simplified != tree
+    assert checked > 50

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from symdistill.sr.operators import CONST, FEATURE, OperatorSet
+from symdistill.sr.operators import ADD, CONST, DIV, FEATURE, MUL, SUB, OperatorSet
 from symdistill.sr.tree import arity_lookup, Tree, children, subtree_starts, to_program
 
 
@@ -207,10 +207,11 @@ def crossover(tree_a: Tree, tree_b: Tree, ctx: MutationContext) -> tuple[Tree, T
 
 
 def simplify(tree: Tree, ctx: MutationContext, fold: Callable[[Tree], float | None] | None = None) -> Tree:
-    """Fold every operator whose arguments are all constants into one constant.
+    """Fold constant subtrees and combine constants through nested ``+ -`` and ``* /``.
 
-    Folding uses the same semantics as evaluation; a subtree whose value is not finite
-    is left alone.
+    Folding uses the same semantics as evaluation, and a subtree whose value is not
+    finite is left alone. Combining rewrites, e.g., ``(x - 0.75) + 1.21`` as
+    ``x + 0.46`` and ``2 / (x * 4)`` as ``0.5 / x``.
     """
     from symdistill.sr import _kernels
 
@@ -237,7 +238,100 @@ def simplify(tree: Tree, ctx: MutationContext, fold: Callable[[Tree], float | No
                     tree = tree[: starts[i]] + ((CONST, value),) + tree[i + 1 :]
                     changed = True
                     break
+    return _combine_constants(tree, ctx)
+
+
+# Combining constants through nested + - and * /: an inner node op(X, c1) or
+# op(c1, X) is written as s*X + k (additive) or X^e * k (multiplicative), the outer
+# constant is applied, and the result is rebuilt as one operator with one constant.
+_ADDITIVE = {ADD, SUB}
+_MULTIPLICATIVE = {MUL, DIV}
+
+
+def _as_affine(code: int, constant: float, constant_first: bool) -> tuple[float, float] | None:
+    # (sign of X, constant) such that op(...) == sign*X + constant, or for * and /,
+    # (exponent of X, factor) such that op(...) == X**exponent * factor.
+    if code == ADD:
+        return 1.0, constant
+    if code == SUB:
+        return (-1.0, constant) if constant_first else (1.0, -constant)
+    if code == MUL:
+        return 1.0, constant
+    if code == DIV:
+        if constant_first:
+            return -1.0, constant
+        return (1.0, 1.0 / constant) if constant != 0 else None
+    return None
+
+
+def _apply_outer(code: int, inner: tuple[float, float], constant: float, constant_first: bool):
+    sign, k = inner
+    if code == ADD:
+        return sign, k + constant
+    if code == SUB:
+        return (-sign, constant - k) if constant_first else (sign, k - constant)
+    if code == MUL:
+        return sign, k * constant
+    if code == DIV:
+        if constant_first:
+            return (-sign, constant / k) if k != 0 else None
+        return (sign, k / constant) if constant != 0 else None
+    return None
+
+
+def _combine_constants(tree: Tree, ctx: MutationContext) -> Tree:
+    available = set(ctx.by_arity[2])
+    changed = True
+    while changed:
+        changed = False
+        starts = subtree_starts(tree, ctx.arity)
+        for i, (code, _) in enumerate(tree):
+            if code not in _ADDITIVE and code not in _MULTIPLICATIVE:
+                continue
+            family = _ADDITIVE if code in _ADDITIVE else _MULTIPLICATIVE
+            (a_start, a_end), (b_start, b_end) = children(tree, i, starts, ctx.arity)
+            if b_end - b_start == 1 and tree[b_start][0] == CONST:
+                outer_constant, outer_first, inner_root = tree[b_start][1], False, a_end - 1
+            elif a_end - a_start == 1 and tree[a_start][0] == CONST:
+                outer_constant, outer_first, inner_root = tree[a_start][1], True, b_end - 1
+            else:
+                continue
+            inner_code = tree[inner_root][0]
+            if inner_code not in family:
+                continue
+            (x_start, x_end), (y_start, y_end) = children(tree, inner_root, starts, ctx.arity)
+            if y_end - y_start == 1 and tree[y_start][0] == CONST:
+                inner_constant, inner_first, x_span = tree[y_start][1], False, (x_start, x_end)
+            elif x_end - x_start == 1 and tree[x_start][0] == CONST:
+                inner_constant, inner_first, x_span = tree[x_start][1], True, (y_start, y_end)
+            else:
+                continue
+            inner = _as_affine(inner_code, inner_constant, inner_first)
+            combined = None if inner is None else _apply_outer(code, inner, outer_constant, outer_first)
+            if combined is None or not math.isfinite(combined[1]):
+                continue
+            rebuilt = _rebuild(tree[x_span[0] : x_span[1]], combined, family, available)
+            if rebuilt is None:
+                continue
+            tree = tree[: starts[i]] + rebuilt + tree[i + 1 :]
+            changed = True
+            break
     return tree
+
+
+def _rebuild(x: Tree, combined: tuple[float, float], family: set[int], available: set[int]) -> Tree | None:
+    sign, k = combined
+    if family is _ADDITIVE:
+        if sign > 0:
+            if ADD in available:
+                return x + ((CONST, k), (ADD, 0.0))
+            return x + ((CONST, -k), (SUB, 0.0)) if SUB in available else None
+        return ((CONST, k),) + x + ((SUB, 0.0),) if SUB in available else None
+    if sign > 0:
+        if MUL in available:
+            return x + ((CONST, k), (MUL, 0.0))
+        return x + ((CONST, 1.0 / k), (DIV, 0.0)) if DIV in available and k != 0 else None
+    return ((CONST, k),) + x + ((DIV, 0.0),) if DIV in available else None
 
 
 _ONE_ROW = np.zeros((1, 1))

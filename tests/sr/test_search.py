@@ -48,7 +48,7 @@ def test_zero_iterations_returns_initial_front(fast):
 
 
 def test_interrupt_returns_best_so_far(fast):
-    # A loss that raises KeyboardInterrupt after many calls stands in for Ctrl-C.
+    # A loss that raises KeyboardInterrupt after many calls simulates Ctrl-C.
     calls = {"n": 0}
 
     def objective(prediction, dataset):

@@ -147,6 +147,10 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
 
     procs = min(options.procs or os.cpu_count() or 1, options.populations)
     pool = None
+    if procs > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        # NOTE: workers receive the data by fork; on platforms without fork the search runs serially.
+        logger.warning("this platform cannot fork worker processes; running the search in one process")
+        procs = 1
     if procs > 1:
         _WORKER_CONTEXT = ctx
         pool = multiprocessing.get_context("fork").Pool(procs, initializer=_worker_init)

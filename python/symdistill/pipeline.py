@@ -392,10 +392,9 @@ def substitute_and_refit(
     regressed = {f.component: str(f.expr) for f in [*edge, *node]}
     if cfg.model == "flathgn":
         # Terms without positions or momenta are arbitrary energy offsets.
-        dim = cfg.simulation.dim
-        axes = ("x", "y", "z")[:dim]
-        dynamic = {f"{a}{s}" for a in axes for s in ("1", "2")} | {f"p{a}{s}" for a in axes for s in ("1", "2")}
-        dynamic |= {f"d{a}" for a in axes} | {"r"} | set(axes) | {f"p{a}" for a in axes}
+        from symdistill.distill.regress import dynamic_variables
+
+        dynamic = dynamic_variables(cfg.simulation.dim)
         edge = [Formula(f.component, drop_offsets(f.expr, dynamic), f.variables) for f in edge]
         node = [Formula(f.component, drop_offsets(f.expr, dynamic), f.variables) for f in node]
     model = build_symbolic_model(cfg, edge, node, analysis["top_components"])

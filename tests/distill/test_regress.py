@@ -96,3 +96,16 @@ def test_regression_config_rejects_bad_values(options, message):
 
 def test_relative_variables_are_short():
     assert edge_variable_names(3, "relative") == ["dx", "dy", "dz", "r", "q1", "q2", "m1", "m2"]
+
+
+def test_energy_choice_skips_offset_only_candidates():
+    from symdistill.distill.regress import _choose_dynamic, dynamic_variables
+
+    q1, q2, r = sympy.symbols("q1 q2 r")
+    equations = pd.DataFrame({
+        "complexity": [1, 3, 5, 7],
+        "loss": [0.32, 0.31, 0.26, 0.21],
+        "sympy": [sympy.Float(-0.01), -0.05 / r, 0.17 * q1 * q2, 0.31 * q1 * q2 / r],
+    })
+    assert _choose_dynamic(equations, dynamic_variables(2), "score") == 3
+    assert "px1" in dynamic_variables(2)

@@ -1,7 +1,7 @@
 """Symbolic regression on the parts of a trained graph network.
 
-Three kinds of fits, all with ``symdistill.sr.SymbolicRegressor`` and its ``score``
-model-selection rule (the expression maximising ``-d log(loss) / d complexity`` along
+Three kinds of fits, all with ``symdistill.sr.SymbolicRegressor`` and, by default, its
+``score`` model-selection rule (the expression maximising ``-d log(loss) / d complexity`` along
 the Pareto front):
 
 - an edge formula per kept message component, against the edge inputs (receiver and
@@ -160,13 +160,18 @@ def _regressor(config: RegressionConfig, equation_file: Path):
 
 def run_regression(
     component: str, X: np.ndarray, y: np.ndarray, variables: Sequence[str], config: RegressionConfig,
-    out_dir: str | os.PathLike[str], **fit_options: Any,
+    out_dir: str | os.PathLike[str], dynamic: Sequence[str] | None = None, **fit_options: Any,
 ) -> FitResult:
     """Fit ``y`` from ``X`` with symbolic regression and choose a formula by the configured rule.
 
     The hall of fame is saved as ``<out_dir>/hall_of_fame_<component>.csv`` with a
     ``chosen`` column marking the selected row. ``fit_options`` go to
     ``SymbolicRegressor.fit`` (for example the graph-aggregated loss's receivers).
+
+    ``dynamic`` (for energies) restricts the choice to candidates with a term that
+    depends on one of these variables: the other terms are offsets without effect on
+    the dynamics, so a candidate made only of them is no answer. The scores are
+    recomputed along the Pareto front of the eligible candidates.
 
     Shapes
     ------
@@ -183,9 +188,13 @@ def run_regression(
 
     estimator = _regressor(config, out_dir / f".search_{component}.csv")
     estimator.fit(X, y, variable_names=list(variables), **fit_options)
-    chosen_expr = estimator.sympy()
     equations = estimator.equations_.copy()
-    chosen_row = _chosen_row(estimator, equations, chosen_expr)
+    if dynamic is None:
+        chosen_expr = estimator.sympy()
+        chosen_row = _chosen_row(estimator, equations, chosen_expr)
+    else:
+        chosen_row = _choose_dynamic(equations, dynamic, config.model_selection)
+        chosen_expr = equations["sympy"].iloc[chosen_row]
     equations["chosen"] = [i == chosen_row for i in range(len(equations))]
 
     from symdistill._io import atomic_path
@@ -207,6 +216,28 @@ def _chosen_row(estimator: Any, equations: Any, expr: Any) -> int:
         if candidate == expr:
             return i
     raise RuntimeError(f"the selected expression {expr} is not in the estimator's equations_ table")
+
+
+def _choose_dynamic(equations: Any, dynamic: Sequence[str], model_selection: str) -> int:
+    from symdistill.sr.hall_of_fame import pareto_scores, select_index
+    from symdistill.symbolic.formula import drop_offsets
+
+    order = np.argsort(equations["complexity"].to_numpy(), kind="stable")
+    eligible = [int(i) for i in order if drop_offsets(equations["sympy"].iloc[i], dynamic) != 0]
+    if not eligible:
+        logger.warning("no candidate depends on %s; keeping the estimator's choice", ", ".join(dynamic))
+        return int(order[0])
+    complexities = equations["complexity"].to_numpy()[eligible]
+    losses = equations["loss"].to_numpy()[eligible]
+    scores = pareto_scores(list(complexities), list(losses))
+    return eligible[select_index(losses, scores, model_selection)]
+
+
+def dynamic_variables(dim: int) -> list[str]:
+    """Return the position and momentum variables (node and edge names) of energy formulas."""
+    axes = state_names(dim)[:dim]
+    names = [*axes, *("p" + a for a in axes), *("d" + a for a in axes), "r"]
+    return [*names, *(f"{a}{s}" for a in axes for s in "12"), *(f"p{a}{s}" for a in axes for s in "12")]
 
 
 def sample_rows(n_available: int, n: int, seed: int) -> np.ndarray:
@@ -321,12 +352,15 @@ def fit_energy_formulas(
     per_graph = max(1, config.n_edges // len(receivers))
     graphs = sample_rows(n_graphs, per_graph, config.seed)
     X_pair = _edge_table(states[graphs], receivers, senders, pair_variables, dim, momenta=True)
-    pair = run_regression("pair_energy", X_pair, pair_energy[graphs].reshape(-1), pair_variables, config, out_dir)
+    dynamic = dynamic_variables(dim)
+    pair = run_regression("pair_energy", X_pair, pair_energy[graphs].reshape(-1), pair_variables, config, out_dir,
+                          dynamic=dynamic)
 
     self_variables = state_names(dim, momenta=True)
     flat = states.reshape(-1, states.shape[-1])
     rows = sample_rows(len(flat), config.n_nodes, config.seed)
-    own = run_regression("self_energy", flat[rows], self_energy.reshape(-1)[rows], self_variables, config, out_dir)
+    own = run_regression("self_energy", flat[rows], self_energy.reshape(-1)[rows], self_variables, config, out_dir,
+                         dynamic=dynamic)
     return pair, own
 
 

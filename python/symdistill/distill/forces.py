@@ -1,4 +1,4 @@
-"""Which message components matter, and how well they match the true pair forces.
+"""Ranking of message components and their linear fit to the true pair forces.
 
 The test of Cranmer et al. (2020), Table 1, keeps the D message components with the
 largest standard deviation, D being the spatial dimension. Gaussian messages are

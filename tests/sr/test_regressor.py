@@ -198,3 +198,41 @@ def test_sklearn_clone_keeps_parameters():
     copy = base.clone(model)
     assert copy.get_params() == model.get_params()
     assert copy is not model
+
+
+@pytest.mark.parametrize(
+    "guess, binary, unary",
+    [
+        ("m1*m2*dx/r**3", ["+", "-", "*", "/"], []),
+        ("N - 2*exp(-S) + sqrt(N)/S**2", ["+", "-", "*", "/"], ["exp", "sqrt"]),
+        ("cos(N)**2 - 1/S", ["-", "*", "/", "^"], ["cos"]),
+    ],
+)
+def test_guess_conversion_keeps_values(guess, binary, unary):
+    from symdistill.sr import _kernels
+    from symdistill.sr.from_sympy import tree_from_sympy
+    from symdistill.sr.operators import build_operator_set
+    from symdistill.sr.tree import to_program
+
+    names = ["m1", "m2", "dx", "r"] if "m1" in guess else ["N", "S"]
+    operator_set = build_operator_set(binary=binary, unary=unary)
+    tree = tree_from_sympy(guess, operator_set, names)
+    X = np.random.default_rng(0).uniform(0.5, 2, (50, len(names)))
+    out = np.empty(50)
+    assert _kernels.evaluate_program(to_program(tree), np.ascontiguousarray(X.T), out)
+    function = sympy.lambdify([sympy.Symbol(n) for n in names], sympy.sympify(guess, locals={n: sympy.Symbol(n) for n in names}))
+    np.testing.assert_allclose(out, function(*X.T), rtol=1e-12)
+
+
+def test_guess_needing_missing_operator_rejected():
+    with pytest.raises(ValueError, match="'exp'"):
+        SymbolicRegressor(guesses=["exp(x0)"], niterations=1, procs=1).fit(np.ones((3, 1)), np.ones(3))
+
+
+def test_guess_seeds_search(fast):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0.5, 2, (200, 3))
+    y = X[:, 0] * X[:, 1] / X[:, 2] ** 2 + 1.5
+    model = SymbolicRegressor(guesses=["a*b/c**2 + 1.5"], niterations=0, **fast)
+    model.fit(X, y, variable_names=["a", "b", "c"])
+    assert model.equations_["loss"].min() < 1e-20

@@ -27,7 +27,7 @@ from symdistill.sr.validation import build_problem
 logger = logging.getLogger(__name__)
 
 _OPTION_FIELDS = [field for field in dataclasses.fields(SearchOptions)]
-_EXTRA_PARAMETERS = {"backend": "native", "warm_start": False}
+_EXTRA_PARAMETERS = {"backend": "native", "warm_start": False, "guesses": None}
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -49,6 +49,9 @@ class SymbolicRegressor:
     warm_start : bool, default False
         Start the next ``fit`` from the previous fit's Pareto front and, when
         ``equation_file`` exists, from the trees stored in it (native backend).
+    guesses : list of str or sympy.Expr, optional
+        Expressions over the variable names placed into the initial populations,
+        e.g. ``["m1*m2*dx/r**3"]`` (native backend).
     **options
         Any field of :class:`~symdistill.sr.options.SearchOptions`, e.g.
         ``binary_operators``, ``unary_operators``, ``maxsize``, ``niterations``,
@@ -146,6 +149,8 @@ class SymbolicRegressor:
 
         options = self.search_options()
         problem = build_problem(X, y, weights, variable_names, receivers, node_divisor, extra)
+        if self.guesses:
+            problem = dataclasses.replace(problem, guesses=tuple(self.guesses))
         backend = get_backend(self.backend)
         backend.check(problem, options)
         if self.backend == "native":

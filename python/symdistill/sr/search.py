@@ -36,6 +36,9 @@ from symdistill.sr.tree import Tree, to_program
 
 logger = logging.getLogger(__name__)
 
+MERGE_PER_COMPLEXITY = 3
+"""With batching, island bests re-scored on the full data per complexity and iteration."""
+
 FREQUENCY_WINDOW = 100_000
 """Complexity histogram total above which it is scaled back down (adaptive parsimony)."""
 
@@ -168,18 +171,26 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
             else:
                 results = pool.map(_worker_run, tasks, chunksize=1)
             islands = []
+            candidates: dict[int, list[tuple[float, Tree]]] = {}
             for island, best_seen, evaluations, counts in results:
                 islands.append(island)
                 n_evaluations += evaluations
                 frequencies += counts
-                for complexity, (loss, tree) in sorted(best_seen.items()):
+                for complexity, entry in best_seen.items():
+                    candidates.setdefault(complexity, []).append(entry)
+            for complexity in sorted(candidates):
+                # With batching, losses come from different batches, so only the few best
+                # per complexity are re-scored on the full data.
+                entries = sorted(candidates[complexity], key=lambda entry: entry[0])
+                for loss, tree in entries[:MERGE_PER_COMPLEXITY] if batching else entries:
+                    size = complexity
                     folded = simplify(tree, ctx.mutation_context) if options.should_simplify else tree
                     if folded != tree or batching:
-                        tree, complexity = folded, constraints.complexity(folded)
+                        tree, size = folded, constraints.complexity(folded)
                         loss = ctx.evaluator(tree)
                         n_evaluations += 1
-                    if hall_of_fame.update(tree, loss, complexity) and options.should_optimize_constants:
-                        n_evaluations += _refine_entry(hall_of_fame, ctx, tree, loss, complexity, main_rng, deadline)
+                    if hall_of_fame.update(tree, loss, size) and options.should_optimize_constants:
+                        n_evaluations += _refine_entry(hall_of_fame, ctx, tree, loss, size, main_rng, deadline)
             if frequencies.sum() > FREQUENCY_WINDOW:
                 frequencies *= FREQUENCY_WINDOW / frequencies.sum()
                 np.maximum(frequencies, 1e-3, out=frequencies)

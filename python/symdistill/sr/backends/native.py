@@ -43,6 +43,7 @@ class NativeBackend:
         ``seeds`` are postfix trees placed into the initial populations (warm start).
         """
         self.check(problem, options)
+        seeds = list(seeds) + guess_trees(problem, options)
         result = run_search(problem, options, seeds)
         self.result = result
         operators = result.evaluator.operators
@@ -57,6 +58,13 @@ class NativeBackend:
             )
             for complexity, loss, tree in result.hall_of_fame.pareto_front()
         ]
+
+
+def guess_trees(problem: Problem, options: SearchOptions) -> list[Tree]:
+    """Convert ``problem.guesses`` into trees; raise ``ValueError`` naming a bad guess."""
+    from symdistill.sr.from_sympy import tree_from_sympy
+
+    return [tree_from_sympy(guess, options.operator_set, problem.variable_names) for guess in problem.guesses]
 
 
 def warm_start_trees(path: str | os.PathLike[str], options: SearchOptions, n_features: int) -> list[Tree]:

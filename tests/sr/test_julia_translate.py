@@ -150,6 +150,15 @@ def test_mutation_weights_and_evolution_settings():
     assert keywords["parsimony"] == "0.01"
 
 
+def test_batching_auto_resolution():
+    small, large = _problem(n_rows=50), _problem(n_rows=3000)
+    assert _keywords(julia_options_code(SearchOptions(batching="auto"), small))["batching"] == "false"
+    assert _keywords(julia_options_code(SearchOptions(batching="auto", batch_size=1000), large))["batching"] == "true"
+    assert _keywords(julia_options_code(SearchOptions(batching="auto"), _problem(graph=True)))["batching"] == "false"
+    assert _keywords(julia_options_code(SearchOptions(batching=True), small))["batching"] == "true"
+    assert julia_support_problems(_problem(graph=True), SearchOptions(batching="auto")) == []
+
+
 def test_graph_problem_uses_graph_loss():
     problem = _problem(graph=True)
     keywords = _keywords(julia_options_code(SearchOptions(elementwise_loss="L1"), problem))

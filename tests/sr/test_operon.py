@@ -92,6 +92,11 @@ def test_check_lists_every_unsupported_option():
         assert fragment in message
 
 
+@pytest.mark.parametrize("batching", [True, False, "auto"])
+def test_check_ignores_batching(batching):
+    OperonBackend().check(_problem(), SearchOptions(batching=batching))
+
+
 def test_check_rejects_graph_loss():
     problem = _problem(receivers=np.zeros(200, dtype=np.int64))
     with pytest.raises(ValueError, match="graph-aggregated loss"):

@@ -103,7 +103,7 @@ def julia_support_problems(problem: Problem, options: SearchOptions) -> list[str
         # arity-3 operator sets from a per-degree layout that its `constraints` keyword
         # does not produce, so the two are not combined here.
         problems.append("constraints cannot be combined with the IF operator in the julia backend")
-    if problem.is_graph and options.batching:
+    if problem.is_graph and options.batching is True:
         problems.append("batching samples random edges and breaks the graph-aggregated loss; set batching=False")
     if problem.guesses:
         problems.append("guesses are not translated to Julia yet; use the native backend to seed a search")
@@ -203,7 +203,7 @@ def julia_options_code(options: SearchOptions, problem: Problem | None = None) -
         add("elementwise_loss", "nothing")
     else:
         add("elementwise_loss", _julia_elementwise_loss(options))
-    add("batching", _julia_bool(options.batching))
+    add("batching", _julia_bool(_batching(options, problem)))
     add("batch_size", str(options.batch_size))
     if options.timeout_in_seconds is not None:
         add("timeout_in_seconds", _julia_number(options.timeout_in_seconds))
@@ -215,6 +215,15 @@ def julia_options_code(options: SearchOptions, problem: Problem | None = None) -
     add("seed", "nothing" if options.random_state is None else str(int(options.random_state)))
     add("save_to_file", "false")
     return "Options(; " + ", ".join(keywords) + ")"
+
+
+def _batching(options: SearchOptions, problem: Problem | None) -> bool:
+    """Resolve ``batching="auto"``: batch above ``2 * batch_size`` targets, never for a graph loss."""
+    if options.batching != "auto":
+        return bool(options.batching)
+    if problem is None or problem.is_graph:
+        return False
+    return problem.y.shape[0] > 2 * options.batch_size
 
 
 def _julia_bool(value: bool) -> str:

@@ -13,7 +13,8 @@ cbrt``), ``maxsize`` and ``maxdepth``, ``elementwise_loss`` (L2 or L1),
 ``timeout_in_seconds`` (whole seconds, at least 1), ``max_evals``, ``niterations``,
 ``populations * population_size`` as Operon's population size, ``random_state`` and
 ``procs``. The evolution settings of the native engine (mutation weights, tournament,
-parsimony, migration) have no Operon counterpart and are not used. Options that would
+parsimony, migration, batching) have no Operon counterpart and are not used; Operon
+evaluates every candidate on all rows. Options that would
 change the result and cannot be honoured raise ``ValueError`` in :meth:`check`.
 """
 
@@ -163,8 +164,6 @@ class OperonBackend:
             problems.append("complexity weights are not available in Operon; Operon counts tree nodes")
         if options.early_stop_condition is not None:
             problems.append("early_stop_condition is not available in Operon; use timeout_in_seconds or max_evals")
-        if options.batching:
-            problems.append("batching is not available in Operon; set batching=False")
         if problem.guesses:
             problems.append("guesses (warm start from expressions) are not available in Operon")
         if problems:

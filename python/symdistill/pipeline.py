@@ -480,10 +480,25 @@ def check_formulas(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], netwo
         values = symbolic.messages(receiver, sender).numpy()
     for k, component in enumerate(symbolic.components):
         edges[f"e{component}"] = values[:, k]
-    fit = distill.fit_messages_to_forces(edges, symbolic.components, test.get_system())
+    system = test.get_system()
+    fit = distill.fit_messages_to_forces(edges, symbolic.components, system)
+    # The receiver's mass is common to all its incoming messages, so a network may
+    # route the division by mass into the messages: then they match F / m1, not F.
+    per_mass = distill.fit_messages_to_forces(edges, symbolic.components, _ForcePerReceiverMass(system))
     return {"edge_formula_force_r2": float(fit["r2"]),
             "edge_formula_force_r2_per_component": [float(v) for v in fit["r2_per_component"]],
+            "edge_formula_force_per_mass_r2": float(per_mass["r2"]),
             "n_check_edges": len(edges)}
+
+
+class _ForcePerReceiverMass:
+    """A system's pair force divided by the receiver's mass (its contribution to the acceleration)."""
+
+    def __init__(self, system: Any) -> None:
+        self.system = system
+
+    def pair_force(self, receiver: np.ndarray, sender: np.ndarray) -> np.ndarray:
+        return self.system.pair_force(receiver, sender) / receiver[:, -1:]
 
 
 # -- 8. report --------------------------------------------------------------------------

@@ -71,3 +71,15 @@ def test_cli_help_lists_every_subcommand():
     assert result.exit_code == 0
     for name in SUBCOMMANDS:
         assert name in result.output
+
+
+def test_atomic_write_uses_default_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = tmp_path / "out.txt"
+        _io.atomic_write_text(path, "x")
+        assert path.stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

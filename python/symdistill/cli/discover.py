@@ -88,8 +88,11 @@ def _discover_halos(catalog, model, out, preset, config_file, overrides, force, 
         raise click.ClickException(
             "--system halos needs symdistill.halos_pipeline, which is not in this installation"
         ) from None
-    return module.discover_halos(catalog=catalog, model=model, out=out, preset=preset, config_file=config_file,
-                                 overrides=overrides, force=force, device=device)
+    try:
+        return module.discover_halos(catalog=catalog, model=model, out=out, preset=preset, config_file=config_file,
+                                     overrides=overrides, force=force, device=device)
+    except (ValueError, FileNotFoundError) as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _echo_summary(report: dict[str, Any], out: Path) -> None:

@@ -83,3 +83,8 @@ def test_atomic_write_uses_default_permissions(tmp_path):
         assert path.stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(umask)
+
+
+def test_from_dict_rejects_text_for_number():
+    with pytest.raises(ValueError, match=r"train.steps must be a number, got 'abc'"):
+        config.from_dict(_Example, {"steps": "abc"}, section="train")

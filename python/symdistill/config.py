@@ -57,7 +57,25 @@ def from_dict(cls: type[ConfigT], values: Mapping[str, Any], section: str = "") 
         raise ValueError(
             f"unknown option(s){where}: {', '.join(unknown)}; valid options are: {', '.join(sorted(known))}"
         )
+    _check_value_types(cls, values, section)
     return cls(**values)
+
+
+def _check_value_types(cls: type, values: Mapping[str, Any], section: str) -> None:
+    # Command-line overrides arrive as text when not parsable as TOML values, so a
+    # string given for a numeric or boolean option is reported here by name.
+    prefix = f"{section}." if section else ""
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        value = values.get(field.name)
+        if not isinstance(value, str):
+            continue
+        # Annotations are strings under postponed evaluation, e.g. "int | None".
+        annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+        words = set(annotation.replace("|", " ").replace("[", " ").replace("]", " ").replace(",", " ").split())
+        if words & {"str", "Any", "Literal", "object"} or not words & {"int", "float", "bool"}:
+            continue
+        kind = "true or false" if words & {"int", "float"} == set() else "a number"
+        raise ValueError(f"{prefix}{field.name} must be {kind}, got {value!r}")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -57,3 +57,19 @@ def test_regress_nan_rejected(tmp_path):
     result = CliRunner().invoke(main, ["regress", str(path), "--niterations", "1"])
     assert result.exit_code != 0
     assert "NaN" in result.output
+
+
+def test_regress_non_numeric_cell_named(tmp_path):
+    path = tmp_path / "text.csv"
+    path.write_text("x1,y\n1,2\nabc,3\n")
+    result = CliRunner().invoke(main, ["regress", str(path), "--niterations", "1"])
+    assert result.exit_code == 2
+    assert "non-numeric value 'abc' in data row 2" in result.output
+
+
+def test_regress_empty_file_rejected(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    result = CliRunner().invoke(main, ["regress", str(path)])
+    assert result.exit_code == 2
+    assert "has no columns" in result.output

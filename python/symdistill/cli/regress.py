@@ -36,7 +36,10 @@ def _load_table(path: str, target: str, features: list[str] | None, weights: str
     else:
         import pandas as pd
 
-        frame = pd.read_csv(path)
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise click.UsageError(f"{path} has no columns; give a CSV with a header row and data rows") from None
         columns = {str(key): frame[key].to_numpy() for key in frame.columns}
     if target not in columns:
         raise click.UsageError(f"target column {target!r} not found; available columns: {sorted(columns)}")
@@ -49,10 +52,27 @@ def _load_table(path: str, target: str, features: list[str] | None, weights: str
         raise click.UsageError("no feature columns left; give --features")
     if weights is not None and weights not in columns:
         raise click.UsageError(f"weights column {weights!r} not found; available columns: {sorted(columns)}")
-    X = np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in names])
-    y = np.asarray(columns[target], dtype=np.float64)
-    sample_weights = None if weights is None else np.asarray(columns[weights], dtype=np.float64)
+    X = np.column_stack([_numeric_column(columns, name) for name in names])
+    y = _numeric_column(columns, target)
+    sample_weights = None if weights is None else _numeric_column(columns, weights)
     return X, y, sample_weights, names
+
+
+def _numeric_column(columns: dict, name: str) -> np.ndarray:
+    """Return column ``name`` as float64, naming the first value that is not a number."""
+    values = np.asarray(columns[name])
+    try:
+        return values.astype(np.float64)
+    except (TypeError, ValueError):
+        for row, value in enumerate(values):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise click.UsageError(
+                    f"column {name!r} has a non-numeric value {value!r} in data row {row + 1}; "
+                    "every feature, target and weight must be a number"
+                ) from None
+        raise
 
 
 @click.command(name="regress")

@@ -69,3 +69,19 @@ def test_plots_write_png_files(tmp_path):
 def test_messages_plot_rejects_shape_mismatch(tmp_path):
     with pytest.raises(ValueError, match="n_components"):
         plot_messages_vs_forces(np.zeros((10, 2)), np.zeros((10, 3)), ["a", "b"], tmp_path / "x.png")
+
+
+def test_markdown_defines_edge_variables():
+    text = render_markdown(REPORT)
+    assert "receiver minus sender" in text
+    assert "`E_k` is message component `e_k` summed" in text
+
+
+def test_markdown_warns_when_symbolic_loses():
+    report = dict(REPORT, test_loss={"gn": 0.2, "symbolic": 2.4})
+    text = render_markdown(report)
+    assert "**Warning:** the symbolic model's test loss is 12 times" in text
+
+
+def test_markdown_no_warning_when_symbolic_agrees():
+    assert "**Warning:**" not in render_markdown(REPORT)

@@ -8,6 +8,10 @@ from typing import Any, Mapping, Sequence
 import sympy
 
 
+# Largest symbolic / GN test-loss ratio reported without a warning.
+AGREEMENT_RATIO = 2.0
+
+
 def formula_latex(text: str | None, variables: Sequence[str] = ()) -> str:
     """Return the LaTeX of a sympy string, numbers rounded to 4 significant digits."""
     if not text:
@@ -62,6 +66,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"| {key} | {value} |" for key, value in setup.items()]
         lines.append("")
 
+    if report.get("system") != "halos":
+        lines += _variables_legend(report.get("model"))
+
     if report.get("message_r2") is not None:
         lines += ["## Messages", ""]
         lines.append(
@@ -95,6 +102,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ratio = symbolic / gn if isinstance(gn, float) and isinstance(symbolic, float) and gn > 0 else None
         lines.append(f"| {label} | {_number(gn)} | {_number(symbolic)} | {_number(ratio, 3)} |")
     lines.append("")
+    lines += _agreement_warning(report.get("test_loss"))
     if report.get("test_description"):
         lines.append(f"Test data: {report['test_description']}.")
     if report.get("ood_description"):
@@ -113,3 +121,36 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"![{name}]({path})" for name, path in plots.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def _variables_legend(model: Any) -> list[str]:
+    lines = [
+        "Variables: body 1 is the receiver and body 2 the sender of an edge; `dx`, `dy`, `dz` are "
+        "receiver minus sender positions, `r` their distance; `x1`, `vx1`, `q1`, `m1` ... are the "
+        "receiver's position, velocity, charge and mass, suffix 2 the sender's."
+    ]
+    if model != "flathgn":
+        lines.append(
+            "In node formulas, `E_k` is message component `e_k` summed over the body's incoming edges, "
+            "and `x`, `vx`, `q`, `m` ... are the body's own state."
+        )
+    return lines + [""]
+
+
+def _agreement_warning(test_loss: Any) -> list[str]:
+    # A substituted model that loses far more than the network does not describe what
+    # the network learned.
+    if not isinstance(test_loss, Mapping):
+        return []
+    gn, symbolic = test_loss.get("gn"), test_loss.get("symbolic")
+    if not (isinstance(gn, float) and isinstance(symbolic, float) and gn > 0):
+        return []
+    ratio = symbolic / gn
+    if ratio <= AGREEMENT_RATIO:
+        return []
+    return [
+        f"**Warning:** the symbolic model's test loss is {ratio:.3g} times the graph network's "
+        f"(more than {AGREEMENT_RATIO:g} times), so the formulas above do not reproduce the network; "
+        "train longer or widen the symbolic search before reading them as the learned law.",
+        "",
+    ]

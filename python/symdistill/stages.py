@@ -104,11 +104,11 @@ class RunFolder:
     def _rerun_reason(self, name: str, key: str, files: Callable[[Mapping[str, Any]], Iterable[str]] | None) -> str | None:
         if self.force_all or name in self.force_names:
             return "forced"
-        if self.rerun_rest:
-            return "an earlier stage reran"
         record = self.load_record(name)
         if record is None:
-            return "no record"
+            return "no earlier result"
+        if self.rerun_rest:
+            return "an earlier stage reran"
         if record.get("key") != key:
             return "settings changed"
         if files is not None:

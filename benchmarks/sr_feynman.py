@@ -6,8 +6,8 @@ with the same wall-clock budget and the same operators. Exact recovery of the se
 model is judged the SRBench way (:func:`symdistill.sr.recovery.check_recovery`). The
 script prints each method's recovery rate, median time and throughput, and the ratios.
 
-The ``eval`` rows are reserved for a final evaluation: the script refuses them unless
-``--split eval --final`` is given, so nobody tunes on them by accident.
+The ``eval`` rows are reserved for a final evaluation. The script rejects them unless
+``--split eval --final`` is given, so that no setting is tuned on them by accident.
 
 ``--row12`` runs the graph-distillation check instead: recover y = m1*m2*dx/r^3 from
 5,000 noisy edge rows, once from the per-edge target and once from node-level targets

@@ -65,5 +65,10 @@ def _unavailable(name: str, short_help: str) -> click.Command:
 @click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
 def main(verbose: int, quiet: bool) -> None:
     """symdistill: turn trained graph networks into readable physics."""
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    if quiet:
+        level = logging.WARNING
+    elif verbose >= 2:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")

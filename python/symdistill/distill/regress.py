@@ -170,7 +170,7 @@ def run_regression(
 
     ``dynamic`` (for energies) restricts the choice to candidates with a term that
     depends on one of these variables: the other terms are offsets without effect on
-    the dynamics, so a candidate made only of them is no answer. The scores are
+    the dynamics, so a candidate made only of them is not a valid energy. The scores are
     recomputed along the Pareto front of the eligible candidates.
 
     Shapes

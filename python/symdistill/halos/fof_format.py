@@ -82,14 +82,18 @@ def read_fof_group_tab(
         header, fields = _read_one(name, sfr)
         if header["Nfiles"] != len(files):
             raise ValueError(
-                f"{name!r} says the catalogue has {header['Nfiles']} files but {len(files)} were found next to it"
+                f"header of {name!r} lists {header['Nfiles']} files but {len(files)} were found next to it; "
+                "copy every file of the catalogue into one folder"
             )
         total_groups = header["TotNgroups"] if total_groups is None else total_groups
         for key in blocks:
             blocks[key].append(fields[key])
     arrays = {key: np.concatenate(value) for key, value in blocks.items()}
     if arrays["length"].size != total_groups:
-        raise ValueError(f"the files hold {arrays['length'].size} groups but the header says TotNgroups = {total_groups}")
+        raise ValueError(
+            f"the files contain {arrays['length'].size} groups but the header sets TotNgroups = {total_groups}; "
+            "the catalogue is incomplete or its files come from different snapshots"
+        )
 
     keep = arrays["length"] >= min_members
     metadata: dict[str, Any] = {

@@ -83,20 +83,20 @@ def _random_leaf(dst_c, dst_v, at, n_features):
 
 
 @numba.njit(**_JIT)
-def _random_operator(unary, binary, ternary, arity_wanted):
-    if arity_wanted == 0:
+def _random_operator(unary, binary, ternary, requested_arity):
+    if requested_arity == 0:
         n_groups = (len(unary) > 0) + (len(binary) > 0) + (len(ternary) > 0)
         pick = np.random.randint(0, n_groups)
         for group in range(3):
             size = (len(unary), len(binary), len(ternary))[group]
             if size > 0:
                 if pick == 0:
-                    arity_wanted = group + 1
+                    requested_arity = group + 1
                     break
                 pick -= 1
-    if arity_wanted == 1:
+    if requested_arity == 1:
         return unary[np.random.randint(0, len(unary))]
-    if arity_wanted == 2:
+    if requested_arity == 2:
         return binary[np.random.randint(0, len(binary))]
     return ternary[np.random.randint(0, len(ternary))]
 

@@ -13,6 +13,9 @@ Trees are stored as rows of ``codes`` (int64) and ``values`` (float64) arrays wi
 ``simplify`` and ``optimize`` mutations need Python (constant folding and the
 optimizer), so here they leave the parent unchanged; the Python side folds and
 optimizes members after the cycles anyway.
+Only this loop fits root scale and offset constants in closed form at each
+evaluation (``SearchOptions.fit_root_constants``); the Python loop leaves them to
+the optimizer.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from symdistill.sr._kernels import program_loss
+from symdistill.sr._kernels import LOSS_L2, program_loss
+from symdistill.sr._root_fit import fit_root_constants
 from symdistill.sr.operators import CONST, FEATURE, POW
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
@@ -332,7 +336,10 @@ def _admissible(c, n, weight, arity, maxsize, maxdepth, stack):
 
 
 @numba.njit(**_JIT)
-def _loss(c, v, n, program, Xt, y, w, kind, delta, receivers, divisor, buffer):
+def _loss(c, v, n, program, Xt, y, w, kind, delta, receivers, divisor, buffer, fit_root, arity, starts, stack):
+    # With fit_root, root scale and offset constants get their L2 optimum first (in v).
+    if fit_root and kind == LOSS_L2 and receivers.shape[0] == 0:
+        fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, buffer)
     for i in range(n):
         program[i, 0] = c[i]
         program[i, 1] = v[i]
@@ -400,13 +407,16 @@ def evolve(
     cumulative_weights, perturbation, p_negate, maxsize, maxdepth, n_features,
     arity, weight, unary, binary, ternary,
     Xt, y, w, loss_kind, delta, receivers, divisor,
-    frequencies, counts, best_loss, best_codes, best_values, best_lengths,
+    frequencies, counts, best_loss, best_codes, best_values, best_lengths, fit_root,
 ):
     """Run ``n_cycles`` evolution cycles on one island in place.
 
     Returns ``(next_birth, n_evaluations)``. Arrays: population ``codes``/``values``
     ``[pop, width]``, ``lengths``/``losses``/``complexities``/``births`` ``[pop]``;
     ``frequencies``/``counts``/``best_*`` are indexed by complexity ``0..maxsize``.
+    With ``fit_root`` and the L2 loss without graph aggregation, every child's root
+    scale and offset constants are set in closed form before its loss is taken
+    (:func:`symdistill.sr._root_fit.fit_root_constants`).
     """
     width = codes.shape[1]
     scratch = 2 * width + 8
@@ -460,7 +470,7 @@ def evolve(
                         cc, cv, cn, cx = child_c, child_v, len_a, complexity_a
                     else:
                         cc, cv, cn, cx = other_c, other_v, len_b, complexity_b
-                    loss = _loss(cc, cv, cn, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer)
+                    loss = _loss(cc, cv, cn, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer, fit_root, arity, starts, stack)
                     n_evaluations += 1
                     if np.isfinite(loss):
                         slot = _oldest(births)
@@ -530,11 +540,11 @@ def evolve(
                         break
                 if child_n < 0 or complexity < 0:
                     continue
-                loss = _loss(child_c, child_v, child_n, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer)
+                loss = _loss(child_c, child_v, child_n, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer, fit_root, arity, starts, stack)
                 n_evaluations += 1
                 if not np.isfinite(loss) and _snap_exponents(child_c, child_v, child_n):
                     # A non-integer exponent on a negative base is NaN; try integer exponents.
-                    loss = _loss(child_c, child_v, child_n, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer)
+                    loss = _loss(child_c, child_v, child_n, program, Xt, y, w, loss_kind, delta, receivers, divisor, buffer, fit_root, arity, starts, stack)
                     n_evaluations += 1
                 if not np.isfinite(loss):
                     continue

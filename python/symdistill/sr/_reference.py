@@ -98,3 +98,69 @@ def evaluate_rows_masked(tree, Xt: np.ndarray, operators: Mapping[int, Operator]
     values = np.array(stack[-1], dtype=np.float64)
     values[~valid] = np.nan
     return values
+
+
+def fit_root_constants_reference(tree, Xt: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
+    """Reference for :func:`symdistill.sr._root_fit.fit_root_constants` (built-in operators).
+
+    Finds the root scale constant ``a`` (``a * g``, ``g * a``, ``g / a``, ``a / g``)
+    and offset constant ``b`` (``s + b``, ``b + s``, ``s - b``, ``b - s``) and solves
+    for them by weighted least squares with ``np.linalg.lstsq``.
+
+    Shapes
+    ------
+    Xt : [n_features, n_rows]; y : [n_rows]; weights : [n_rows] or None
+
+    Returns
+    -------
+    tree
+        ``tree`` with the fitted constants, or unchanged when it has no such slot.
+    """
+    from symdistill.sr.operators import ADD, BUILTIN_BY_CODE, DIV, MUL, SUB
+    from symdistill.sr.tree import children, subtree_starts
+
+    starts = subtree_starts(tree)
+
+    def constant_child(i):
+        # (position of a one-node CONST child, the other child's span, constant is left).
+        (left, right) = children(tree, i, starts)
+        if right[1] - right[0] == 1 and tree[right[0]][0] == CONST:
+            return right[0], left, False
+        if left[1] - left[0] == 1 and tree[left[0]][0] == CONST:
+            return left[0], right, True
+        return None
+
+    root = len(tree) - 1
+    span, offset, core_sign, scale = (0, len(tree)), None, 1.0, None
+    if len(tree) >= 3 and tree[root][0] in (ADD, SUB) and constant_child(root):
+        position, span, on_left = constant_child(root)
+        subtract = tree[root][0] == SUB
+        offset = (position, -1.0 if subtract and not on_left else 1.0)
+        core_sign = -1.0 if subtract and on_left else 1.0
+    top = span[1] - 1
+    if span[1] - span[0] >= 3 and tree[top][0] in (MUL, DIV) and constant_child(top):
+        position, core, on_left = constant_child(top)
+        kind = "divide" if tree[top][0] == DIV and not on_left else "reciprocal" if tree[top][0] == DIV else "multiply"
+        scale = (position, kind)
+        span = core
+    if offset is None and scale is None:
+        return tree
+    ok, g = evaluate_reference(tree[span[0] : span[1]], Xt, BUILTIN_BY_CODE)
+    if not ok:
+        return tree
+    with np.errstate(all="ignore"):
+        g = core_sign * (1.0 / g if scale is not None and scale[1] == "reciprocal" else g)
+    columns = ([g] if scale is not None else []) + ([np.ones_like(g)] if offset is not None else [])
+    target = y if scale is not None else y - g
+    sqrt_w = np.ones_like(y) if weights is None else np.sqrt(weights)
+    design = np.column_stack(columns) * sqrt_w[:, None]
+    if not np.all(np.isfinite(design)):
+        return tree
+    solution = np.linalg.lstsq(design, target * sqrt_w, rcond=None)[0]
+    nodes = list(tree)
+    if scale is not None:
+        value = solution[0]
+        nodes[scale[0]] = (CONST, float(1.0 / value if scale[1] == "divide" else value))
+    if offset is not None:
+        nodes[offset[0]] = (CONST, float(offset[1] * solution[-1]))
+    return tuple(nodes)

@@ -70,6 +70,12 @@ class SearchOptions:
     their incoming edges. ``"auto"`` batches when there are more than
     ``2 * batch_size`` targets.
 
+    ``fit_root_constants``: under the L2 loss without graph aggregation, a child whose
+    root is ``a * g``, ``g / a``, ``a / g`` and/or ``... + b`` (or ``- b``) gets the
+    least-squares values of ``a`` and ``b`` before its loss is taken. It applies in the
+    compiled loop (built-in operators and loss, no operator constraints) and only when
+    ``should_optimize_constants`` is on.
+
     Determinism: the same ``random_state`` gives the same hall of fame for any
     ``procs``, because every island has its own random stream and islands merge in
     a fixed order. Only ``timeout_in_seconds`` and Ctrl-C stop a run at a
@@ -104,6 +110,7 @@ class SearchOptions:
     optimizer_iterations: int = 8
     optimizer_nrestarts: int = 2
     should_simplify: bool = True
+    fit_root_constants: bool = True
     complexity_of_operators: Mapping[str, float] = dataclasses.field(default_factory=dict)
     complexity_of_constants: float = 1.0
     complexity_of_variables: float = 1.0

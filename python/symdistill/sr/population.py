@@ -359,6 +359,7 @@ def _compiled_cycles(
             evaluator.Xt, evaluator.y, evaluator._weights_arg, evaluator._kind, evaluator._delta,
             evaluator._receivers_arg, evaluator._divisor_arg,
             frequency_array, counts, best_loss, best_codes, best_values, best_lengths,
+            options.fit_root_constants and options.should_optimize_constants,
         )  # fmt: skip
         n_evaluations += evaluations
         done += n_cycles

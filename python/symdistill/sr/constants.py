@@ -21,6 +21,10 @@ from symdistill.sr.losses import L2
 from symdistill.sr.operators import CONST, FIRST_CUSTOM_CODE, GT, LT, POW
 from symdistill.sr.tree import Tree, arity_of, constants_of, subtree_starts, to_program, with_constants
 
+COMPILED_LEVENBERG_MARQUARDT = True
+"""Whether Levenberg-Marquardt runs compiled where it can; False forces the Python
+version (its reference, for tests and benchmarks)."""
+
 SNAP_TOLERANCE = 1e-4
 """Relative loss increase accepted when an exponent is rounded to an integer."""
 
@@ -174,14 +178,31 @@ def _levenberg_marquardt(objective: _Objective, x0: np.ndarray, iterations: int,
             candidate = x + delta
             r_new, jacobian_new = residuals(candidate)
             if r_new is not None and float(r_new @ r_new) < cost:
+                converged = cost - float(r_new @ r_new) <= 1e-12 * cost
                 x, r, jacobian, cost = candidate, r_new, jacobian_new, float(r_new @ r_new)
                 damping = max(damping / 10, 1e-12)
-                improved = True
+                improved = not converged
                 break
             damping *= 10
         if not improved:
             break
     return x, objective.loss(x)
+
+
+def _compiled_levenberg_marquardt(objective: _Objective, x0: np.ndarray, iterations: int):
+    # The Numba twin of _levenberg_marquardt, for built-in operators under the L2 loss
+    # without graph aggregation.
+    from symdistill.sr import _least_squares
+
+    evaluator = objective.evaluator
+    program = objective.program
+    positions = np.asarray(objective.positions, dtype=np.int64)
+    program[positions, 1] = x0
+    loss, calls = _least_squares.levenberg_marquardt(
+        program, positions, evaluator.Xt, evaluator.y, evaluator._weights_arg, iterations
+    )
+    objective.n_calls += calls
+    return program[positions, 1].copy(), loss
 
 
 THRESHOLD_CANDIDATES = 64
@@ -289,7 +310,9 @@ def optimize_constants(
         if deadline is not None and time.monotonic() > deadline:
             break
         with np.errstate(all="ignore"):
-            if use_lm:
+            if use_lm and evaluator.receivers is None and COMPILED_LEVENBERG_MARQUARDT:
+                found, found_loss = _compiled_levenberg_marquardt(objective, start, iterations)
+            elif use_lm:
                 found, found_loss = _levenberg_marquardt(objective, start, iterations, deadline)
             else:
                 found, found_loss = _bfgs(objective, start, iterations, deadline)

@@ -17,7 +17,10 @@ that sum the edge function over incoming edges (graph-aggregated loss).
 trees (one thread, 1,000 rows per call).
 
 Results are appended to a JSON file (``--out``) after every problem, written
-atomically; a rerun with the same file skips finished problems.
+atomically; a rerun with the same file skips finished problems. To give both
+methods the same machine load with one worker each, run ``--methods native`` and
+``--methods operon`` as two concurrent processes with separate ``--out`` files and
+print the comparison with ``--summarize`` over both files.
 
 Examples::
 
@@ -25,6 +28,7 @@ Examples::
     python benchmarks/sr_feynman.py --budget 60 --out runs/feynman60.json
     python benchmarks/sr_feynman.py --row12 --budget 60
     python benchmarks/sr_feynman.py --throughput
+    python benchmarks/sr_feynman.py --budget 60 --summarize runs/native.json runs/operon.json
 """
 
 from __future__ import annotations
@@ -246,6 +250,27 @@ def summarize(results: dict, eq_ids: list[str], methods: list[str], budget: floa
               f"{native['row_evaluations_per_second'] / operon['row_evaluations_per_second']:.2f}")
 
 
+def summarize_files(args) -> None:
+    """Merge result files (e.g. native and Operon run as separate processes) and print the comparison."""
+    results: dict = {}
+    for path in args.summarize:
+        if not path.is_file():
+            raise SystemExit(f"error: result file {path} not found")
+        results.update(_load_results(path))
+    problems = load_problems(args.data, args.split, args.problems)
+    methods = [m for m in args.methods.split(",") if m]
+    print(f"# Feynman {args.split}: {len(problems)} problems, {args.budget:g} s per problem and method, "
+          f"from {', '.join(str(p) for p in args.summarize)}")
+    eq_ids = [p["eq_id"] for p in problems]
+    for eq_id in eq_ids:
+        marks = []
+        for method in methods:
+            record = results.get(f"{method}|{eq_id}|{args.budget:g}|{args.seed}")
+            marks.append(f"{method}={'-' if record is None else 'yes' if record['recovered'] else 'no'}")
+        print(f"{eq_id:10s} " + " ".join(marks))
+    summarize(results, eq_ids, methods, args.budget, args.seed)
+
+
 def _load_results(path: Path) -> dict:
     if path.is_file():
         return json.loads(path.read_text())
@@ -407,6 +432,8 @@ def parse_arguments(argv: list[str] | None = None):
     parser.add_argument("--quick", action="store_true", help=f"{len(QUICK_PROBLEMS)} problems, 10 s budget")
     parser.add_argument("--row12", action="store_true", help="run the graph-distillation check instead")
     parser.add_argument("--throughput", action="store_true", help="time node evaluations of random trees instead")
+    parser.add_argument("--summarize", type=Path, nargs="+", metavar="JSON",
+                        help="print the comparison from these result files (e.g. one per method) without running")
     args = parser.parse_args(argv)
     if args.split == "eval" and not args.final:
         parser.error("the eval split is for final evaluation only; add --final to confirm")
@@ -424,7 +451,9 @@ def parse_arguments(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
-    if args.throughput:
+    if args.summarize:
+        summarize_files(args)
+    elif args.throughput:
         run_throughput(args)
     elif args.row12:
         run_row12(args)

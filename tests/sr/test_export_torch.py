@@ -274,3 +274,46 @@ def test_operator_table_sympy_mapping_matches_numpy(name, data):
         got = module(torch.from_numpy(data)).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nested_comparisons_round_trip(seed):
+    # Nested comparisons and IF become nested Piecewise, which sympy rewrites with
+    # ITE and other boolean functions; the torch module must match the search kernel.
+    import random
+
+    from symdistill.sr import _kernels
+    from symdistill.sr.mutations import MutationContext, random_tree
+    from symdistill.sr.operators import build_operator_set
+    from symdistill.sr.tree import to_program, to_sympy
+
+    operators = build_operator_set(["+", "*", ">", "<"], ["sin"], ["IF"])
+    context = MutationContext(operators, 3, random.Random(seed))
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2.0, 2.0, size=(200, 3))
+    Xt = np.ascontiguousarray(X.T)
+    symbols = sp.symbols("x y z")
+    n_with_ite = 0
+    for _ in range(30):
+        tree = random_tree(context, 6)
+        expected = np.empty(len(X))
+        assert _kernels.evaluate_program(to_program(tree), Xt, expected)
+        expression = to_sympy(tree, operators.by_code(), symbols)
+        n_with_ite += expression.has(sp.ITE)
+        module = SympyModule(expression, VARIABLES)
+        with torch.no_grad():
+            actual = module(torch.tensor(X, dtype=torch.float64)).numpy()
+        np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-10, err_msg=str(expression))
+    assert n_with_ite > 0
+
+
+def test_boolean_functions_export():
+    conditions = [sp.ITE(x > 0, y > 0, z > 0), sp.Xor(x > 0, y > 0), sp.Nand(x > 0, y > 0), sp.Nor(x > 0, y > 0),
+                  sp.Implies(x > 0, y > 0), sp.Equivalent(x > 0, y > 0)]
+    data = torch.tensor([[a, b, c] for a in (-1.0, 1.0) for b in (-1.0, 1.0) for c in (-1.0, 1.0)], dtype=torch.float64)
+    for condition in conditions:
+        expression = sp.Piecewise((x + 2.0, condition), (y - 3.0, True))
+        module = SympyModule(expression, VARIABLES)
+        expected = sp.lambdify(sp.symbols("x y z"), expression, "numpy")(*data.numpy().T)
+        with torch.no_grad():
+            np.testing.assert_allclose(module(data).numpy(), expected, err_msg=str(condition))

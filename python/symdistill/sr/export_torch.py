@@ -74,8 +74,20 @@ _RELATIONAL: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 }
 _RELATIONAL_BY_NAME = {cls.__name__: fn for cls, fn in _RELATIONAL.items()}
 
+# Boolean functions of masks besides And/Or/Not; ITE(c, a, b) is "a if c else b".
+_BOOLEAN_FUNCTIONS: dict[type, Callable[[list[torch.Tensor]], torch.Tensor]] = {
+    sympy.ITE: lambda m: torch.where(m[0], m[1], m[2]),
+    sympy.Xor: lambda m: _fold(m, torch.logical_xor),
+    sympy.Nand: lambda m: torch.logical_not(_fold(m, torch.logical_and)),
+    sympy.Nor: lambda m: torch.logical_not(_fold(m, torch.logical_or)),
+    sympy.Implies: lambda m: torch.logical_or(torch.logical_not(m[0]), m[1]),
+    sympy.Equivalent: lambda m: _fold([m[0] == other for other in m[1:]] or [torch.ones_like(m[0])], torch.logical_and),
+}
+_BOOLEAN_FUNCTIONS_BY_NAME = {cls.__name__: fn for cls, fn in _BOOLEAN_FUNCTIONS.items()}
+
 #: Names of the sympy functions that ``SympyModule`` translates, besides Add, Mul,
-#: Pow, Piecewise, Heaviside, Min, Max, relationals and And/Or/Not.
+#: Pow, Piecewise, Heaviside, Min, Max, relationals, And/Or/Not, ITE, Xor, Nand, Nor,
+#: Implies and Equivalent.
 SUPPORTED_FUNCTIONS = tuple(sorted(_UNARY_BY_NAME))
 
 
@@ -256,11 +268,15 @@ def _compile(template: sympy.Basic, columns: dict[str, int], placeholders: Seque
             return emit(type(node).__name__.lower(), tuple(visit(a) for a in node.args))
         if isinstance(node, sympy.Not):
             return emit("not", (visit(node.args[0]),))
+        if type(node) in _BOOLEAN_FUNCTIONS:
+            # Sympy writes nested Piecewise conditions as ITE, and may use the others.
+            return emit("boolean", tuple(visit(a) for a in node.args), type(node).__name__)
         if type(node) in _UNARY and len(node.args) == 1:
             return emit("func", (visit(node.args[0]),), type(node).__name__)
         raise NotImplementedError(
             f"cannot export {type(node).__name__} in {node} to torch. Supported functions are "
-            f"{list(SUPPORTED_FUNCTIONS)} plus Add, Mul, Pow, Piecewise, Heaviside, Min, Max"
+            f"{list(SUPPORTED_FUNCTIONS)} plus Add, Mul, Pow, Piecewise, Heaviside, Min, Max, relationals "
+            "and boolean functions"
         )
 
     def translate_pow(node: sympy.Pow) -> int:
@@ -314,6 +330,8 @@ def _execute(op: str, args: tuple[int, ...], payload, values: list, x: torch.Ten
         return _fold([_mask(v, x) for v in a], torch.logical_or)
     if op == "not":
         return torch.logical_not(_mask(a[0], x))
+    if op == "boolean":
+        return _BOOLEAN_FUNCTIONS_BY_NAME[payload]([_mask(v, x) for v in a])
     if op == "piecewise":
         return _piecewise(a, x)
     raise AssertionError(f"unknown instruction {op!r}")

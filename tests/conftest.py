@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("gn_test_springs", Path(__file__).with_name("springs.py"))
+_spec = importlib.util.spec_from_file_location("test_springs", Path(__file__).with_name("springs.py"))
 springs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(springs)
 

@@ -65,3 +65,22 @@ def test_compiled_lm_invalid_start_keeps_tree():
                                          nrestarts=0)
     assert fitted == tree
     assert loss == np.inf
+
+
+def test_auto_algorithm_uses_lm_under_l2():
+    evaluator = _evaluator(False)
+    tree = parse(TREES[0], OPERATORS.by_name(), 2)
+    results = {}
+    for algorithm in ("auto", "LM", "BFGS"):
+        results[algorithm] = optimize_constants(tree, evaluator(tree), evaluator, random.Random(0),
+                                                algorithm=algorithm, iterations=4, nrestarts=0)
+    assert results["auto"] == results["LM"]
+    assert results["auto"][0] != results["BFGS"][0]
+
+
+def test_optimizer_algorithm_option_values():
+    from symdistill.sr.options import SearchOptions
+
+    assert SearchOptions().optimizer_algorithm == "auto"
+    with pytest.raises(ValueError, match="optimizer_algorithm='Newton' is invalid"):
+        SearchOptions(optimizer_algorithm="Newton")

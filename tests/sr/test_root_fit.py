@@ -36,13 +36,15 @@ def _data(seed=0):
     return np.ascontiguousarray(X.T), y, rng.uniform(0.1, 2.0, size=200)
 
 
-def _kernel_fit(tree, Xt, y, w):
+def _kernel_fit(tree, Xt, y, w, receivers=None, divisor=None):
     n = len(tree)
     c = np.array([code for code, _ in tree], dtype=np.int64)
     v = np.array([value for _, value in tree], dtype=np.float64)
     scratch = np.empty(2 * n + 8, dtype=np.int64)
+    receivers = np.empty(0, dtype=np.int64) if receivers is None else receivers
+    divisor = np.empty(0) if divisor is None else divisor
     changed = _root_fit.fit_root_constants(c, v, n, ARITY, scratch, scratch.copy(), np.empty((n, 2)), Xt, y, w,
-                                           np.empty(Xt.shape[1]))
+                                           receivers, divisor, np.empty(Xt.shape[1]))
     return changed, tuple(zip(c.tolist(), v.tolist()))
 
 
@@ -56,6 +58,22 @@ def test_kernel_matches_reference(text, weighted):
     expected = fit_root_constants_reference(tree, Xt, y, weights)
     assert changed
     assert expected != tree
+    np.testing.assert_allclose([v for _, v in fitted], [v for _, v in expected], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("text", TREES)
+@pytest.mark.parametrize("with_divisor", [False, True])
+def test_graph_fit_matches_reference(text, with_divisor):
+    Xt, _, _ = _data()
+    rng = np.random.default_rng(5)
+    receivers = np.sort(rng.integers(0, 40, size=Xt.shape[1]))
+    divisor = rng.uniform(0.5, 2.0, size=40) if with_divisor else None
+    y = rng.normal(size=40)
+    w = rng.uniform(0.1, 2.0, size=40)
+    tree = parse(text, OPERATORS, 2)
+    changed, fitted = _kernel_fit(tree, Xt, y, w, receivers, divisor)
+    expected = fit_root_constants_reference(tree, Xt, y, w, receivers, divisor)
+    assert changed
     np.testing.assert_allclose([v for _, v in fitted], [v for _, v in expected], rtol=1e-9, atol=1e-12)
 
 

@@ -338,8 +338,8 @@ def _admissible(c, n, weight, arity, maxsize, maxdepth, stack):
 @numba.njit(**_JIT)
 def _loss(c, v, n, program, Xt, y, w, kind, delta, receivers, divisor, buffer, fit_root, arity, starts, stack):
     # With fit_root, root scale and offset constants get their L2 optimum first (in v).
-    if fit_root and kind == LOSS_L2 and receivers.shape[0] == 0:
-        fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, buffer)
+    if fit_root and kind == LOSS_L2:
+        fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, receivers, divisor, buffer)
     for i in range(n):
         program[i, 0] = c[i]
         program[i, 1] = v[i]
@@ -414,7 +414,7 @@ def evolve(
     Returns ``(next_birth, n_evaluations)``. Arrays: population ``codes``/``values``
     ``[pop, width]``, ``lengths``/``losses``/``complexities``/``births`` ``[pop]``;
     ``frequencies``/``counts``/``best_*`` are indexed by complexity ``0..maxsize``.
-    With ``fit_root`` and the L2 loss without graph aggregation, every child's root
+    With ``fit_root`` and the L2 loss, every child's root
     scale and offset constants are set in closed form before its loss is taken
     (:func:`symdistill.sr._root_fit.fit_root_constants`).
     """

@@ -210,7 +210,8 @@ def evaluate_with_jacobian(program, Xt, out, jacobian):
     n_rows = Xt.shape[1]
     k = jacobian.shape[0]
     stack = np.empty((n_nodes + 1, CHUNK))
-    dstack = np.zeros((n_nodes + 1, max(k, 1), CHUNK))
+    # Every slot is written (leaves set all k derivatives) before it is read.
+    dstack = np.empty((n_nodes + 1, max(k, 1), CHUNK))
     slope = np.empty(CHUNK)
     left = np.empty(CHUNK)
     right = np.empty(CHUNK)

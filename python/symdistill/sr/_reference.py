@@ -100,16 +100,19 @@ def evaluate_rows_masked(tree, Xt: np.ndarray, operators: Mapping[int, Operator]
     return values
 
 
-def fit_root_constants_reference(tree, Xt: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None):
+def fit_root_constants_reference(tree, Xt: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+                                 receivers: np.ndarray | None = None, divisor: np.ndarray | None = None):
     """Reference for :func:`symdistill.sr._root_fit.fit_root_constants` (built-in operators).
 
     Finds the root scale constant ``a`` (``a * g``, ``g * a``, ``g / a``, ``a / g``)
     and offset constant ``b`` (``s + b``, ``b + s``, ``s - b``, ``b - s``) and solves
-    for them by weighted least squares with ``np.linalg.lstsq``.
+    for them by weighted least squares with ``np.linalg.lstsq``. With ``receivers``,
+    edge values are summed per receiver and divided by ``divisor`` first.
 
     Shapes
     ------
-    Xt : [n_features, n_rows]; y : [n_rows]; weights : [n_rows] or None
+    Xt : [n_features, n_rows]; y : [n_targets]; weights : [n_targets] or None;
+    receivers : [n_rows] or None; divisor : [n_targets] or None
 
     Returns
     -------
@@ -150,7 +153,13 @@ def fit_root_constants_reference(tree, Xt: np.ndarray, y: np.ndarray, weights: n
         return tree
     with np.errstate(all="ignore"):
         g = core_sign * (1.0 / g if scale is not None and scale[1] == "reciprocal" else g)
-    columns = ([g] if scale is not None else []) + ([np.ones_like(g)] if offset is not None else [])
+    ones = np.ones_like(g)
+    if receivers is not None:
+        g = np.bincount(receivers, weights=g, minlength=len(y))
+        ones = np.bincount(receivers, weights=ones, minlength=len(y))
+        if divisor is not None:
+            g, ones = g / divisor, ones / divisor
+    columns = ([g] if scale is not None else []) + ([ones] if offset is not None else [])
     target = y if scale is not None else y - g
     sqrt_w = np.ones_like(y) if weights is None else np.sqrt(weights)
     design = np.column_stack(columns) * sqrt_w[:, None]

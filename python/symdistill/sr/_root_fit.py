@@ -1,9 +1,9 @@
 """Closed-form fit of a tree's root scale and offset constants under the L2 loss.
 
 Many targets are a simpler expression times a constant, plus a constant. When a tree
-has that form at its root, the best values of those two constants follow from
-weighted least squares on the rest of the tree, so the compiled search sets them
-at every evaluation instead of waiting for mutations or the optimizer to find them.
+has that form at its root, weighted least squares on the rest of the tree gives the
+best values of those two constants. The compiled search sets them at every
+evaluation instead of waiting for mutations or the optimizer to find them.
 The tree stays an ordinary expression: only the values of its existing constants
 change. The recognised root forms, with ``g`` any subtree and ``a``, ``b`` constants::
 
@@ -76,16 +76,20 @@ def root_slots(c, n, arity, starts, stack):
 
 
 @numba.njit(**_JIT)
-def fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, buffer):
+def fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, receivers, divisor, buffer):
     """Set the root scale and offset constants of ``(c, v)[:n]`` to their L2 optimum.
 
     ``v`` is changed in place; nothing changes when the tree has no root slot, the
     rest of the tree is invalid or constant on the rows, or the fit is not finite.
+    With a graph-aggregated loss (non-empty ``receivers``) the per-edge values are
+    summed per receiver and divided by ``divisor``, which is linear in both
+    constants, so the fit is exact there too.
 
     Shapes
     ------
     c, v : [>= n]; program : [>= n, 2] scratch; Xt : [n_features, n_rows];
-    y : [n_rows]; w : [n_rows] or [0]; buffer : [n_rows] scratch
+    y : [n_targets]; w : [n_targets] or [0]; receivers : [n_rows] or [0] (int64);
+    divisor : [n_targets] or [0]; buffer : [n_rows] scratch
 
     Returns
     -------
@@ -101,35 +105,50 @@ def fit_root_constants(c, v, n, arity, starts, stack, program, Xt, y, w, buffer)
         program[i, 1] = v[lo + i]
     if not evaluate_program(program[:m], Xt, buffer):
         return False
+    for r in range(buffer.shape[0]):
+        g = 1.0 / buffer[r] if scale_kind == 2 else buffer[r]
+        buffer[r] = core_sign * g
+    # The prediction is scale * core + offset * ones, both taken through the aggregation.
+    graph = receivers.shape[0] > 0
+    core = buffer
+    ones = np.ones(1)
+    if graph:
+        core = np.zeros(y.shape[0])
+        ones = np.zeros(y.shape[0])
+        for r in range(receivers.shape[0]):
+            core[receivers[r]] += buffer[r]
+            ones[receivers[r]] += 1.0
+        if divisor.shape[0] > 0:
+            for t in range(y.shape[0]):
+                core[t] /= divisor[t]
+                ones[t] /= divisor[t]
     has_weights = w.shape[0] > 0
-    s_w = s_g = s_y = s_gg = s_gy = 0.0
-    for r in range(y.shape[0]):
-        g = buffer[r]
-        if scale_kind == 2:
-            g = 1.0 / g
-        g *= core_sign
-        weight = w[r] if has_weights else 1.0
-        s_w += weight
-        s_g += weight * g
-        s_y += weight * y[r]
+    s_dd = s_gd = s_yd = s_gg = s_gy = 0.0
+    for t in range(y.shape[0]):
+        g = core[t]
+        d = ones[t] if graph else 1.0
+        weight = w[t] if has_weights else 1.0
+        s_dd += weight * d * d
+        s_gd += weight * g * d
+        s_yd += weight * y[t] * d
         s_gg += weight * g * g
-        s_gy += weight * g * y[r]
+        s_gy += weight * g * y[t]
     scale = 1.0
     offset = 0.0
     if scale_pos >= 0 and offset_pos >= 0:
-        det = s_w * s_gg - s_g * s_g
-        if not det > 1e-12 * s_w * s_gg:
+        det = s_dd * s_gg - s_gd * s_gd
+        if not det > 1e-12 * s_dd * s_gg:
             return False
-        scale = (s_w * s_gy - s_g * s_y) / det
-        offset = (s_y - scale * s_g) / s_w
+        scale = (s_dd * s_gy - s_gd * s_yd) / det
+        offset = (s_yd - scale * s_gd) / s_dd
     elif scale_pos >= 0:
         if not s_gg > 0.0:
             return False
         scale = s_gy / s_gg
     else:
-        if not s_w > 0.0:
+        if not s_dd > 0.0:
             return False
-        offset = (s_y - s_g) / s_w
+        offset = (s_yd - s_gd) / s_dd
     if not (np.isfinite(scale) and np.isfinite(offset)):
         return False
     if scale_pos >= 0:

@@ -287,6 +287,8 @@ def optimize_constants(
 ) -> tuple[Tree, float, int]:
     """Fit the constants of ``tree``; keep the result only if the loss improves.
 
+    ``algorithm`` is ``"BFGS"``, or ``"LM"``/``"auto"`` for Levenberg-Marquardt where
+    the loss is L2 with built-in operators and no custom objective (BFGS elsewhere).
     Runs the optimizer from the current constants and from ``nrestarts`` perturbed
     starts ``c * (1 + 0.5 * N(0, 1))``, then snaps exponents of ``^`` to integers
     where that does not worsen the loss.
@@ -300,7 +302,7 @@ def optimize_constants(
     if constants.size == 0:
         return tree, loss, 0
     objective = _Objective(tree, evaluator)
-    use_lm = algorithm == "LM" and evaluator.loss is L2 and evaluator.loss_function is None and objective.exact
+    use_lm = algorithm in ("LM", "auto") and evaluator.loss is L2 and evaluator.loss_function is None and objective.exact
     best_constants, best_loss = constants, loss
     starts = [constants]
     for _ in range(nrestarts):

@@ -49,6 +49,8 @@ DEFAULT_MUTATION_WEIGHTS: Mapping[str, float] = {
 
 MODEL_SELECTIONS = ("best", "score", "accuracy")
 
+OPTIMIZER_ALGORITHMS = ("auto", "BFGS", "LM")
+
 
 @dataclasses.dataclass(frozen=True)
 class SearchOptions:
@@ -70,7 +72,12 @@ class SearchOptions:
     their incoming edges. ``"auto"`` batches when there are more than
     ``2 * batch_size`` targets.
 
-    ``fit_root_constants``: under the L2 loss without graph aggregation, a child whose
+    Constant fitting: ``optimizer_algorithm="LM"`` (Levenberg-Marquardt) applies to
+    the L2 loss without a custom ``loss_function`` and falls back to BFGS otherwise;
+    ``"auto"`` (the default) does the same in the native engine and means BFGS for
+    backends without LM.
+
+    ``fit_root_constants``: under the L2 loss (also graph-aggregated), a child whose
     root is ``a * g``, ``g / a``, ``a / g`` and/or ``... + b`` (or ``- b``) gets the
     least-squares values of ``a`` and ``b`` before its loss is taken. It applies in the
     compiled loop (built-in operators and loss, no operator constraints) and only when
@@ -106,7 +113,7 @@ class SearchOptions:
     topn: int = 12
     should_optimize_constants: bool = True
     optimize_probability: float = 0.14
-    optimizer_algorithm: str = "BFGS"
+    optimizer_algorithm: str = "auto"
     optimizer_iterations: int = 8
     optimizer_nrestarts: int = 2
     should_simplify: bool = True
@@ -179,8 +186,10 @@ class SearchOptions:
         if sum(weights.values()) <= 0:
             raise ValueError("all mutation weights are zero; give at least one a positive weight")
         object.__setattr__(self, "mutation_weights", weights)
-        if self.optimizer_algorithm not in ("BFGS", "LM"):
-            raise ValueError(f"optimizer_algorithm={self.optimizer_algorithm!r} is invalid; use 'BFGS' or 'LM'")
+        if self.optimizer_algorithm not in OPTIMIZER_ALGORITHMS:
+            raise ValueError(
+                f"optimizer_algorithm={self.optimizer_algorithm!r} is invalid; use one of {OPTIMIZER_ALGORITHMS}"
+            )
         if self.model_selection not in MODEL_SELECTIONS:
             raise ValueError(f"model_selection={self.model_selection!r} is invalid; use one of {MODEL_SELECTIONS}")
         if self.timeout_in_seconds is not None and not (self.timeout_in_seconds > 0):

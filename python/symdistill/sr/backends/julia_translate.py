@@ -91,7 +91,7 @@ def julia_support_problems(problem: Problem, options: SearchOptions) -> list[str
         )
     if callable(options.early_stop_condition):
         problems.append("a Python early_stop_condition callable cannot run inside Julia; give a loss threshold")
-    if options.optimizer_algorithm != "BFGS":
+    if options.optimizer_algorithm not in ("BFGS", "auto"):
         problems.append(f"optimizer_algorithm={options.optimizer_algorithm!r} is not in SymbolicRegression.jl; use 'BFGS'")
     if options.tournament_selection_n >= options.population_size:
         problems.append(

@@ -227,13 +227,14 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
 def _warm_up(ctx: SearchContext) -> None:
     # Runs each kernel once on a one-node tree, so compilation (or loading from the
     # cache) happens here, in the parent, before worker processes fork.
-    from symdistill.sr import _kernels
+    from symdistill.sr import _kernels, _least_squares
 
     tree = ((CONST, 1.0),)
     ctx.evaluator(tree)
     one_row = np.zeros((1, 1))
     _kernels.evaluate_program(to_program(tree), one_row, np.empty(1))
     _kernels.evaluate_with_jacobian(to_program(tree), one_row, np.empty(1), np.empty((1, 1)))
+    _least_squares.levenberg_marquardt(to_program(tree), np.zeros(1, dtype=np.int64), one_row, np.ones(1), np.empty(0), 1)
     if ctx.compiled_cycles:
         size = ctx.options.population_size
         island = Island([tree] * size, [1.0] * size, [1] * size, list(range(size)), random.Random(0), size)

@@ -78,9 +78,11 @@ class HaloDistillConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # A network narrower than the paper's (128 hidden units in place of 500): a step costs
-    # about 15 times fewer operations, so a CPU run takes minutes per thousand steps.
+    # about 15 times fewer operations. The budget is in epochs so it grows with the
+    # catalogue. On a 33,137-halo catalogue the GN's test error was 0.095 after 8 epochs
+    # and 0.056 after 50 (r_max 30 Mpc/h, batch 64), where the "simple" estimator's is 0.092.
     "default": {
-        "train": {"hidden": 128, "steps": 2000, "batch_size": 32, "test_examples": 1000, "checkpoint_every": 250},
+        "train": {"hidden": 128, "epochs": 50, "batch_size": 64, "test_examples": 1000, "checkpoint_every": 1000},
         # "best" (the highest score within 1.5x of the lowest loss) rather than "score": on a
         # 33,137-halo catalogue "score" kept 1/r without masses and a node formula without
         # a scale on E (test MAE 0.200), "best" a mass-dependent kernel (0.114).
@@ -134,11 +136,17 @@ def resolve_halo_config(preset: str = "default", config_file: str | os.PathLike[
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; use one of {sorted(PRESETS)}")
     values: dict[str, Any] = {"model": "l1", "seed": 0, **json.loads(json.dumps(PRESETS[preset]))}
+    requested: dict[str, Any] = {}
     if config_file is not None:
         path = os.fspath(config_file)
-        loaded = json.loads(Path(path).read_text()) if path.endswith(".json") else config_io.load_toml(path)
-        values = config_io.merge(values, loaded)
-    values = config_io.merge(values, overrides or {})
+        requested = json.loads(Path(path).read_text()) if path.endswith(".json") else config_io.load_toml(path)
+    requested = config_io.merge(requested, overrides or {})
+    # A budget requested in steps replaces the preset's budget in epochs, and the reverse.
+    train = requested.get("train", {}) if isinstance(requested.get("train"), Mapping) else {}
+    for budget, replaced in (("steps", "epochs"), ("epochs", "steps")):
+        if train.get(budget) is not None and train.get(replaced) is None:
+            values["train"].pop(replaced, None)
+    values = config_io.merge(values, requested)
     types = _section_types()
     unknown = sorted(set(values) - set(types) - {"model", "seed"})
     if unknown:

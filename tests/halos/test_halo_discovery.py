@@ -58,6 +58,37 @@ def test_invalid_config(overrides, message):
         resolve_halo_config("default", None, overrides)
 
 
+def test_default_budget_is_in_epochs():
+    config = resolve_halo_config("default")
+    assert config.train.epochs == 50
+    assert config.train.steps is None
+
+
+@pytest.mark.parametrize(
+    "preset, train, expected",
+    [
+        ("default", {"steps": 12}, (12, None)),
+        ("paper", {"epochs": 3}, (None, 3)),
+        ("paper", {"max_lr": 1e-4}, (30000, None)),
+    ],
+)
+def test_budget_override_replaces_preset_budget(preset, train, expected):
+    config = resolve_halo_config(preset, None, {"train": train})
+    assert (config.train.steps, config.train.epochs) == expected
+
+
+def test_budget_in_config_file_replaces_preset_budget(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text("[train]\nsteps = 40\n")
+    config = resolve_halo_config("default", path)
+    assert (config.train.steps, config.train.epochs) == (40, None)
+
+
+def test_both_budgets_given_are_rejected():
+    with pytest.raises(ValueError, match="steps or epochs"):
+        resolve_halo_config("default", None, {"train": {"steps": 10, "epochs": 2}})
+
+
 def test_unknown_preset():
     with pytest.raises(ValueError, match="preset"):
         resolve_halo_config("fast")

@@ -18,6 +18,8 @@ from typing import Any, Mapping
 from symdistill import config as config_io
 
 VARIANTS = ("with_mass", "without_mass")
+SCREEN_SETTINGS = ("screen_steps", "screen_halos")
+"""Distill settings that only the refit stage reads."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +64,18 @@ class HaloDistillConfig:
         Any of ``with_mass`` and ``without_mass``.
     n_message_edges : int
         Training edges whose messages rank the components (standard deviation).
+    screen_steps : int
+        Refit steps given to each hall-of-fame candidate before the final refit, to
+        choose the edge and node formulas by their error on held-out training halos
+        after refitting; 0 keeps the formulas chosen by symbolic regression.
+    screen_halos : int
+        Training halos, outside the refit set, that judge the screened candidates.
     """
 
     variants: tuple[str, ...] = VARIANTS
     n_message_edges: int = 20000
+    screen_steps: int = 200
+    screen_halos: int = 2000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(self.variants))
@@ -74,6 +84,10 @@ class HaloDistillConfig:
             raise ValueError(f"distill variants must be a non-empty subset of {VARIANTS}, got {self.variants}")
         if self.n_message_edges < 1:
             raise ValueError(f"distill n_message_edges must be positive, got {self.n_message_edges}")
+        if self.screen_steps < 0:
+            raise ValueError(f"distill screen_steps must be >= 0 (0 turns screening off), got {self.screen_steps}")
+        if self.screen_halos < 1:
+            raise ValueError(f"distill screen_halos must be positive, got {self.screen_halos}")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

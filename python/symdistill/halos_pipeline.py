@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ import numpy as np
 
 from symdistill import config as config_io
 from symdistill._io import atomic_write_json, atomic_write_text
-from symdistill.halos_config import VARIANTS, HaloRunConfig, resolve_halo_config
+from symdistill.halos_config import SCREEN_SETTINGS, VARIANTS, HaloRunConfig, resolve_halo_config
 from symdistill.stages import RunFolder
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,12 @@ def discover_halos(
         run.stage(f"train_{variant}", lambda: train_network(cfg, run.path, data_of(), variant, device), settings,
                   files=lambda s, v=variant: [f"gn_{v}/checkpoint.pt"])
         analysis = run.stage(f"analyse_{variant}", lambda: analyse_messages(cfg, run.path, data_of(), variant),
-                             sections["distill"], files=lambda s: [s["messages"]])
+                             {k: v for k, v in sections["distill"].items() if k not in SCREEN_SETTINGS},
+                             files=lambda s: [s["messages"]])
         fits = run.stage(f"regress_{variant}", lambda: regress_formulas(cfg, run.path, data_of(), variant, analysis),
                          sections["regression"], files=lambda s: [s["edge"]["hall_of_fame"], s["node"]["hall_of_fame"]])
         refitted = run.stage(f"refit_{variant}", lambda: substitute_and_refit(cfg, run.path, data_of(), fits),
-                             sections["refit"])
+                             [sections["refit"], {k: sections["distill"][k] for k in SCREEN_SETTINGS}])
         evaluation = run.stage(f"evaluate_{variant}", lambda: evaluate(cfg, run.path, data_of(), variant, refitted), None)
         variants[variant] = {"analysis": analysis, "fits": fits, "refit": refitted, "evaluation": evaluation}
     run.stage("report", lambda: write_report(cfg, run, data, baselines, variants, started), None,
@@ -320,7 +322,14 @@ def _dense(
 
 
 def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, fits: Mapping[str, Any]) -> dict[str, Any]:
-    """Put both formulas into one model and refit all constants on the training halos."""
+    """Put both formulas into one model and refit all constants on the training halos.
+
+    With ``distill.screen_steps > 0`` the formulas are first chosen again by a short
+    refit of each hall-of-fame candidate. Edge candidates are tried with the chosen node
+    formula, then node candidates with the best edge formula. The error on training
+    halos outside the refit set decides, because the refit changes how well each
+    candidate fits delta.
+    """
     from symdistill.symbolic import refit
 
     config = dataclasses.replace(cfg.refit, seed=cfg.refit.seed + cfg.seed)
@@ -328,15 +337,70 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
     train = data.split["train"]
     receivers = np.sort(rng.choice(train, size=min(config.max_graphs, train.size), replace=False))
     states, targets = _dense(data, receivers, data.pair_table())
-    model = _symbolic_model(fits["edge"], fits["node"], "sympy", _max_degree(data, receivers))
+    max_degree = _max_degree(data, receivers)
+    chosen = {"edge": {**fits["edge"]}, "node": {**fits["node"]}}
+    screening: dict[str, list[dict[str, Any]]] = {}
+    if cfg.distill.screen_steps > 0:
+        others = np.setdiff1d(train, receivers)
+        validation = others if others.size else receivers
+        validation = np.sort(rng.choice(validation, size=min(cfg.distill.screen_halos, validation.size), replace=False))
+        check_degree = _max_degree(data, validation)
+        check_set = (*_dense(data, validation, data.pair_table(), check_degree), check_degree)
+        screen_config = dataclasses.replace(config, steps=cfg.distill.screen_steps,
+                                            max_graphs=min(config.max_graphs, cfg.distill.screen_halos))
+        for part in ("edge", "node"):
+            chosen[part], screening[part] = _screen(part, chosen, run_dir, (states, targets, max_degree), check_set,
+                                                    screen_config)
+    model = _symbolic_model(chosen["edge"], chosen["node"], "sympy", max_degree)
     result = refit(model, states, targets, config)
     edge, node = model.formulas()
 
     def entry(fit: Mapping[str, Any], formula: Any) -> dict[str, Any]:
         return {**fit, "sympy_refit": str(formula.expr)}
 
-    return {"edge": entry(fits["edge"], edge), "node": entry(fits["node"], node), "loss_before": result.loss_before,
-            "loss_after": result.loss_after, "n_halos": result.n_graphs}
+    return {"edge": entry(chosen["edge"], edge), "node": entry(chosen["node"], node), "loss_before": result.loss_before,
+            "loss_after": result.loss_after, "n_halos": result.n_graphs, "screening": screening}
+
+
+def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, fit_set: tuple, check_set: tuple,
+            config: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Refit each hall-of-fame candidate of ``part`` briefly; return the best entry and every result.
+
+    ``fit_set`` and ``check_set`` are (dense states, targets, max_degree) of the refit
+    halos and of the halos that judge the refitted candidates.
+    """
+    import pandas as pd
+    import torch
+
+    from symdistill.symbolic import Formula, mean_absolute_error, refit
+
+    current = chosen[part]
+    table = pd.read_csv(run_dir / current["hall_of_fame"])
+    results, best, best_error = [], dict(current), math.inf
+    for row in table.itertuples():
+        try:
+            expr = Formula.parse(current["component"], str(row.equation), current["variables"]).expr
+        except ValueError as failure:
+            logger.info("screening skips %s candidate %s: %s", part, row.equation, failure)
+            continue
+        candidate = {**current, "sympy": str(expr), "complexity": int(row.complexity), "loss": float(row.loss)}
+        pair = {**chosen, part: candidate}
+        try:
+            model = _symbolic_model(pair["edge"], pair["node"], "sympy", fit_set[2])
+            refit(model, fit_set[0], fit_set[1], config)
+            edge, node = model.formulas()
+            judged = _symbolic_model({**pair["edge"], "sympy": str(edge.expr)}, {**pair["node"], "sympy": str(node.expr)},
+                                     "sympy", check_set[2]).double()
+            error = mean_absolute_error(judged, torch.as_tensor(check_set[0]), torch.as_tensor(check_set[1]),
+                                        batch_size=512)
+        except (ValueError, RuntimeError, TypeError, ZeroDivisionError) as failure:
+            logger.info("screening %s candidate %s failed: %s", part, row.equation, failure)
+            error = math.inf
+        results.append({"complexity": int(row.complexity), "equation": str(row.equation), "validation_mae": error})
+        if error < best_error:
+            best, best_error = candidate, error
+    logger.info("screening chose %s = %s (validation MAE %.4g)", part, best["sympy"], best_error)
+    return best, results
 
 
 def _max_degree(data: _VariantData, receivers: np.ndarray) -> int:
@@ -440,6 +504,7 @@ def write_report(cfg: HaloRunConfig, run: RunFolder, data: Mapping[str, Any], ba
         "baselines": dict(baselines),
         "variants": {v: {"analysis": variants[v]["analysis"], "formulas": formula_entries(v),
                          "refit": {k: variants[v]["refit"][k] for k in ("loss_before", "loss_after", "n_halos")},
+                         "screening": variants[v]["refit"].get("screening", {}),
                          "losses": variants[v]["evaluation"]["losses"]} for v in variants},
         "data": dict(data),
         "wall_time_s": wall,

@@ -19,6 +19,7 @@ TINY = [
     "regression.n_edges=300", "regression.n_nodes=200", "regression.maxsize=10", "regression.populations=2",
     "regression.population_size=20", "refit.steps=10", "refit.max_graphs=200", "refit.eval_every=5",
     "refit.batch_size=32", "distill.n_message_edges=2000", 'distill.variants=["with_mass"]',
+    "distill.screen_steps=3", "distill.screen_halos=100",
 ]
 
 
@@ -109,6 +110,10 @@ def test_tiny_discovery_run_writes_report(tmp_path):
     assert report["ood"]["n_halos"] == report["data"]["n_ood"]
     assert report["edge_formulas"][0]["variables"] == ["r", "M1", "M2", "dv"]
     assert "sympy_physical" in report["node_formula"][0]
+    screening = report["variants"]["with_mass"]["screening"]
+    assert screening["edge"] and screening["node"]
+    edge_errors = [entry["validation_mae"] for entry in screening["edge"]]
+    assert np.isfinite(min(edge_errors))
     assert "Table 2" in (out / "report.md").read_text()
     assert (out / "gn_with_mass" / "checkpoint.pt").is_file()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,7 +19,7 @@ from typing import Any, Mapping
 from symdistill import config as config_io
 
 VARIANTS = ("with_mass", "without_mass")
-SCREEN_SETTINGS = ("screen_steps", "screen_halos")
+SCREEN_SETTINGS = ("screen_steps", "screen_halos", "screen_tolerance")
 """Distill settings that only the refit stage reads."""
 
 
@@ -70,12 +71,16 @@ class HaloDistillConfig:
         after refitting; 0 keeps the formulas chosen by symbolic regression.
     screen_halos : int
         Training halos, outside the refit set, that judge the screened candidates.
+    screen_tolerance : float
+        The least complex candidate whose error is at most ``1 + screen_tolerance``
+        times the lowest is chosen.
     """
 
     variants: tuple[str, ...] = VARIANTS
     n_message_edges: int = 20000
     screen_steps: int = 200
     screen_halos: int = 2000
+    screen_tolerance: float = 0.05
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variants", tuple(self.variants))
@@ -88,6 +93,8 @@ class HaloDistillConfig:
             raise ValueError(f"distill screen_steps must be >= 0 (0 turns screening off), got {self.screen_steps}")
         if self.screen_halos < 1:
             raise ValueError(f"distill screen_halos must be positive, got {self.screen_halos}")
+        if not 0 <= self.screen_tolerance < math.inf:
+            raise ValueError(f"distill screen_tolerance must be a finite number >= 0, got {self.screen_tolerance!r}")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -327,7 +327,8 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
     With ``distill.screen_steps > 0`` the formulas are first chosen again by a short
     refit of each hall-of-fame candidate. Edge candidates are tried with the chosen node
     formula, then node candidates with the best edge formula. The error on training
-    halos outside the refit set decides, because the refit changes how well each
+    halos outside the refit set decides (the least complex candidate within
+    ``distill.screen_tolerance`` of the lowest), because the refit changes how well each
     candidate fits delta.
     """
     from symdistill.symbolic import refit
@@ -350,7 +351,7 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
                                             max_graphs=min(config.max_graphs, cfg.distill.screen_halos))
         for part in ("edge", "node"):
             chosen[part], screening[part] = _screen(part, chosen, run_dir, (states, targets, max_degree), check_set,
-                                                    screen_config)
+                                                    screen_config, cfg.distill.screen_tolerance)
     model = _symbolic_model(chosen["edge"], chosen["node"], "sympy", max_degree)
     result = refit(model, states, targets, config)
     edge, node = model.formulas()
@@ -363,11 +364,12 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
 
 
 def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, fit_set: tuple, check_set: tuple,
-            config: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Refit each hall-of-fame candidate of ``part`` briefly; return the best entry and every result.
+            config: Any, tolerance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Refit each hall-of-fame candidate of ``part`` briefly; return the chosen entry and every result.
 
     ``fit_set`` and ``check_set`` are (dense states, targets, max_degree) of the refit
-    halos and of the halos that judge the refitted candidates.
+    halos and of the halos that judge the refitted candidates. The least complex
+    candidate whose error is within ``tolerance`` (relative) of the lowest is chosen.
     """
     import pandas as pd
     import torch
@@ -376,7 +378,7 @@ def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, f
 
     current = chosen[part]
     table = pd.read_csv(run_dir / current["hall_of_fame"])
-    results, best, best_error = [], dict(current), math.inf
+    results, candidates = [], []
     for row in table.itertuples():
         try:
             expr = Formula.parse(current["component"], str(row.equation), current["variables"]).expr
@@ -397,9 +399,17 @@ def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, f
             logger.info("screening %s candidate %s failed: %s", part, row.equation, failure)
             error = math.inf
         results.append({"complexity": int(row.complexity), "equation": str(row.equation), "validation_mae": error})
-        if error < best_error:
-            best, best_error = candidate, error
-    logger.info("screening chose %s = %s (validation MAE %.4g)", part, best["sympy"], best_error)
+        candidates.append((candidate, error))
+    lowest = min((error for _, error in candidates), default=math.inf)
+    if not math.isfinite(lowest):
+        logger.warning("screening found no %s candidate with a finite error; keeping %s", part, current["sympy"])
+        return dict(current), results
+    # The simplest candidate within the tolerance of the lowest error, as a guard against
+    # complex formulas that fit the training range but extrapolate worse.
+    eligible = [(c["complexity"], error, c) for c, error in candidates if error <= lowest * (1 + tolerance)]
+    complexity, error, best = min(eligible, key=lambda item: (item[0], item[1]))
+    logger.info("screening chose %s = %s (complexity %d, validation MAE %.4g, lowest %.4g)", part, best["sympy"],
+                complexity, error, lowest)
     return best, results
 
 

@@ -52,6 +52,8 @@ def test_physical_formula_rescales_variables():
         ({"model": "flathgn"}, "message model"),
         ({"data": {"test_fraction": 2.0}}, "test_fraction"),
         ({"train": {"no_such_option": 1}}, "no_such_option"),
+        ({"distill": {"screen_steps": -1}}, "screen_steps"),
+        ({"distill": {"screen_tolerance": -0.1}}, "screen_tolerance"),
     ],
 )
 def test_invalid_config(overrides, message):

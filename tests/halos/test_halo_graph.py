@@ -123,3 +123,12 @@ def test_edge_features_sign_is_receiver_minus_sender():
 def test_edge_features_reject_bad_index():
     with pytest.raises(ValueError, match="outside"):
         edge_features(np.zeros((2, 3)), np.zeros((2, 3)), np.array([[0], [5]]))
+
+
+def test_crowded_cell_matches_reference():
+    # Open boundaries with every halo within r_max of the others put them in one cell,
+    # whose sender lists the fill kernel writes in blocks.
+    positions = np.random.default_rng(5).uniform(0, 1.0, (1500, 3))
+    graph = radius_graph(positions, 5.0)
+    assert graph.n_edges == 1500 * 1499
+    np.testing.assert_array_equal(canonical(graph.edge_index), radius_graph_reference(positions, 5.0))

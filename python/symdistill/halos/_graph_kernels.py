@@ -21,6 +21,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+# Entries (int32) of the per-thread sender lists of fill_neighbours, about 4 MB.
+_LIST_ENTRIES = 1 << 20
+
 # Relative slack on r_max in the cell bounds, so rounding in the cell assignment never
 # drops a pair at exactly r_max. The exact distance test decides each pair.
 _BOUND_SLACK = 1e-9
@@ -179,45 +182,50 @@ def fill_neighbours(xs, ys, zs, cell_start, n_cells, cell_size, reach, box, peri
             run = cell_start[segments[k, 0] + segments[k, 2] + 1] - cell_start[segments[k, 0] + segments[k, 1]]
             scanned += run
             longest = max(longest, run)
-        # Sender lists of this cell's receivers, one row each, with room for every candidate.
-        lists = np.empty((last - first, scanned + 1), dtype=np.int32)
-        found = np.zeros(last - first, dtype=np.int64)
+        # Sender lists of a block of this cell's receivers, one row each, with room for
+        # every candidate; blocks bound the memory when one cell holds many halos.
+        block = max(1, min(last - first, _LIST_ENTRIES // (scanned + 1)))
+        lists = np.empty((block, scanned + 1), dtype=np.int32)
+        found = np.zeros(block, dtype=np.int64)
         accepted = np.empty(longest, dtype=np.bool_)
-        for k in range(m):
-            begin = cell_start[segments[k, 0] + segments[k, 1]]
-            end = cell_start[segments[k, 0] + segments[k, 2] + 1]
-            run_x = xs[begin:end]
-            run_y = ys[begin:end]
-            run_z = zs[begin:end]
-            run_ids = order[begin:end]
-            zero_shift = shifts[k, 0] == 0.0 and shifts[k, 1] == 0.0 and shifts[k, 2] == 0.0
-            for i in range(first, last):
-                xi = xs[i] - shifts[k, 0]
-                yi = ys[i] - shifts[k, 1]
-                zi = zs[i] - shifts[k, 2]
-                # Distance tests first, in a loop the compiler vectorises, then appends.
-                for t in range(run_x.shape[0]):
-                    dx = xi - run_x[t]
-                    dy = yi - run_y[t]
-                    dz = zi - run_z[t]
-                    accepted[t] = dx * dx + dy * dy + dz * dz <= r2
-                if zero_shift and begin <= i < end:
-                    accepted[i - begin] = False
-                # Branch-free append: write always, advance only for an accepted sender.
-                row = lists[i - first]
-                slot = np.uint64(found[i - first])
-                for t in range(run_ids.shape[0]):
-                    row[slot] = run_ids[t]
-                    slot += np.uint64(accepted[t])
-                found[i - first] = slot
-        for i in range(first, last):
-            receiver = order[i]
-            target = row_start[receiver]
-            expected = row_start[receiver + 1] - target
-            mismatches[i] = found[i - first] != expected
-            written = min(found[i - first], expected)
-            edge_index[0, target : target + written] = lists[i - first, :written]
-            edge_index[1, target : target + written] = receiver
+        for block_first in range(first, last, block):
+            block_last = min(block_first + block, last)
+            found[:] = 0
+            for k in range(m):
+                begin = cell_start[segments[k, 0] + segments[k, 1]]
+                end = cell_start[segments[k, 0] + segments[k, 2] + 1]
+                run_x = xs[begin:end]
+                run_y = ys[begin:end]
+                run_z = zs[begin:end]
+                run_ids = order[begin:end]
+                zero_shift = shifts[k, 0] == 0.0 and shifts[k, 1] == 0.0 and shifts[k, 2] == 0.0
+                for i in range(block_first, block_last):
+                    xi = xs[i] - shifts[k, 0]
+                    yi = ys[i] - shifts[k, 1]
+                    zi = zs[i] - shifts[k, 2]
+                    # Distance tests first, in a loop the compiler vectorises, then appends.
+                    for t in range(run_x.shape[0]):
+                        dx = xi - run_x[t]
+                        dy = yi - run_y[t]
+                        dz = zi - run_z[t]
+                        accepted[t] = dx * dx + dy * dy + dz * dz <= r2
+                    if zero_shift and begin <= i < end:
+                        accepted[i - begin] = False
+                    # Branch-free append: write always, advance only for an accepted sender.
+                    row = lists[i - block_first]
+                    slot = np.uint64(found[i - block_first])
+                    for t in range(run_ids.shape[0]):
+                        row[slot] = run_ids[t]
+                        slot += np.uint64(accepted[t])
+                    found[i - block_first] = slot
+            for i in range(block_first, block_last):
+                receiver = order[i]
+                target = row_start[receiver]
+                expected = row_start[receiver + 1] - target
+                mismatches[i] = found[i - block_first] != expected
+                written = min(found[i - block_first], expected)
+                edge_index[0, target : target + written] = lists[i - block_first, :written]
+                edge_index[1, target : target + written] = receiver
     return mismatches.sum()
 
 

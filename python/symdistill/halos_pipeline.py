@@ -400,17 +400,31 @@ def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, f
             error = math.inf
         results.append({"complexity": int(row.complexity), "equation": str(row.equation), "validation_mae": error})
         candidates.append((candidate, error))
-    lowest = min((error for _, error in candidates), default=math.inf)
-    if not math.isfinite(lowest):
+    index = simplest_within(
+        [c["complexity"] for c, _ in candidates], [error for _, error in candidates], tolerance
+    )
+    if index is None:
         logger.warning("screening found no %s candidate with a finite error; keeping %s", part, current["sympy"])
         return dict(current), results
-    # The simplest candidate within the tolerance of the lowest error, as a guard against
-    # complex formulas that fit the training range but extrapolate worse.
-    eligible = [(c["complexity"], error, c) for c, error in candidates if error <= lowest * (1 + tolerance)]
-    complexity, error, best = min(eligible, key=lambda item: (item[0], item[1]))
-    logger.info("screening chose %s = %s (complexity %d, validation MAE %.4g, lowest %.4g)", part, best["sympy"],
-                complexity, error, lowest)
+    best, error = candidates[index]
+    logger.info("screening chose %s = %s (complexity %d, validation MAE %.4g)", part, best["sympy"],
+                best["complexity"], error)
     return best, results
+
+
+def simplest_within(complexities: list[int], errors: list[float], tolerance: float) -> int | None:
+    """Return the index of the least complex entry whose error is within ``tolerance`` of the lowest.
+
+    The error bound is ``(1 + tolerance)`` times the lowest finite error, a guard against
+    complex formulas that fit the training range but extrapolate worse. Ties in
+    complexity go to the lower error. Returns None when no error is finite.
+    """
+    finite = [error for error in errors if math.isfinite(error)]
+    if not finite:
+        return None
+    bound = min(finite) * (1 + tolerance)
+    eligible = [i for i, error in enumerate(errors) if math.isfinite(error) and error <= bound]
+    return min(eligible, key=lambda i: (complexities[i], errors[i]))
 
 
 def _max_degree(data: _VariantData, receivers: np.ndarray) -> int:

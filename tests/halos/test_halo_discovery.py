@@ -1,6 +1,7 @@
 """Halo discovery: the symbolic halo model, configuration errors and a tiny run end to end."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from symdistill.cli import main
-from symdistill.halos_pipeline import resolve_halo_config
+from symdistill.halos_pipeline import resolve_halo_config, simplest_within
 from symdistill.halos_symbolic import SymbolicHaloModel, dense_receivers, physical_formula
 from symdistill.symbolic import Formula
 
@@ -90,6 +91,21 @@ def test_budget_in_config_file_replaces_preset_budget(tmp_path):
 def test_both_budgets_given_are_rejected():
     with pytest.raises(ValueError, match="steps or epochs"):
         resolve_halo_config("default", None, {"train": {"steps": 10, "epochs": 2}})
+
+
+@pytest.mark.parametrize(
+    "complexities, errors, tolerance, expected",
+    [
+        ([1, 5, 9, 13], [0.20, 0.070, 0.061, 0.060], 0.05, 2),  # 0.061 <= 1.05 * 0.060
+        ([1, 5, 9, 13], [0.20, 0.070, 0.061, 0.060], 0.0, 3),  # no tolerance: the lowest error
+        ([1, 5, 9, 13], [0.20, 0.062, 0.061, 0.060], 0.05, 1),
+        ([5, 5, 9], [0.070, 0.065, 0.064], 0.1, 1),  # equal complexity: the lower error
+        ([3, 9], [math.inf, 0.2], 0.05, 1),  # a failed candidate never wins
+        ([3, 9], [math.inf, math.nan], 0.05, None),
+    ],
+)
+def test_simplest_within_tolerance(complexities, errors, tolerance, expected):
+    assert simplest_within(complexities, errors, tolerance) == expected
 
 
 def test_unknown_preset():

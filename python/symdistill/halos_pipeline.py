@@ -34,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -304,11 +303,9 @@ def _fit_entry(fit: Any, run_dir: Path) -> dict[str, Any]:
 
 
 def _symbolic_model(edge: Mapping[str, Any], node: Mapping[str, Any], key: str, max_degree: int):
-    from symdistill.halos_symbolic import SymbolicHaloModel
-    from symdistill.symbolic import Formula
+    from symdistill.halos_symbolic import model_from_entries
 
-    return SymbolicHaloModel(Formula.parse(edge["component"], edge[key], edge["variables"]),
-                             Formula.parse(node["component"], node[key], node["variables"]), max_degree)
+    return model_from_entries(edge, node, key, max_degree)
 
 
 def _dense(
@@ -331,6 +328,7 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
     ``distill.screen_tolerance`` of the lowest), because the refit changes how well each
     candidate fits delta.
     """
+    from symdistill.halos_screening import screen_candidates
     from symdistill.symbolic import refit
 
     config = dataclasses.replace(cfg.refit, seed=cfg.refit.seed + cfg.seed)
@@ -350,8 +348,9 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
         screen_config = dataclasses.replace(config, steps=cfg.distill.screen_steps,
                                             max_graphs=min(config.max_graphs, cfg.distill.screen_halos))
         for part in ("edge", "node"):
-            chosen[part], screening[part] = _screen(part, chosen, run_dir, (states, targets, max_degree), check_set,
-                                                    screen_config, cfg.distill.screen_tolerance)
+            chosen[part], screening[part] = screen_candidates(part, chosen, run_dir / chosen[part]["hall_of_fame"],
+                                                              (states, targets, max_degree), check_set, screen_config,
+                                                              cfg.distill.screen_tolerance)
     model = _symbolic_model(chosen["edge"], chosen["node"], "sympy", max_degree)
     result = refit(model, states, targets, config)
     edge, node = model.formulas()
@@ -361,70 +360,6 @@ def substitute_and_refit(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, 
 
     return {"edge": entry(chosen["edge"], edge), "node": entry(chosen["node"], node), "loss_before": result.loss_before,
             "loss_after": result.loss_after, "n_halos": result.n_graphs, "screening": screening}
-
-
-def _screen(part: str, chosen: Mapping[str, Mapping[str, Any]], run_dir: Path, fit_set: tuple, check_set: tuple,
-            config: Any, tolerance: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Refit each hall-of-fame candidate of ``part`` briefly; return the chosen entry and every result.
-
-    ``fit_set`` and ``check_set`` are (dense states, targets, max_degree) of the refit
-    halos and of the halos that judge the refitted candidates. The least complex
-    candidate whose error is within ``tolerance`` (relative) of the lowest is chosen.
-    """
-    import pandas as pd
-    import torch
-
-    from symdistill.symbolic import Formula, mean_absolute_error, refit
-
-    current = chosen[part]
-    table = pd.read_csv(run_dir / current["hall_of_fame"])
-    results, candidates = [], []
-    for row in table.itertuples():
-        try:
-            expr = Formula.parse(current["component"], str(row.equation), current["variables"]).expr
-        except ValueError as failure:
-            logger.info("screening skips %s candidate %s: %s", part, row.equation, failure)
-            continue
-        candidate = {**current, "sympy": str(expr), "complexity": int(row.complexity), "loss": float(row.loss)}
-        pair = {**chosen, part: candidate}
-        try:
-            model = _symbolic_model(pair["edge"], pair["node"], "sympy", fit_set[2])
-            refit(model, fit_set[0], fit_set[1], config)
-            edge, node = model.formulas()
-            judged = _symbolic_model({**pair["edge"], "sympy": str(edge.expr)}, {**pair["node"], "sympy": str(node.expr)},
-                                     "sympy", check_set[2]).double()
-            error = mean_absolute_error(judged, torch.as_tensor(check_set[0]), torch.as_tensor(check_set[1]),
-                                        batch_size=512)
-        except (ValueError, RuntimeError, TypeError, ZeroDivisionError) as failure:
-            logger.info("screening %s candidate %s failed: %s", part, row.equation, failure)
-            error = math.inf
-        results.append({"complexity": int(row.complexity), "equation": str(row.equation), "validation_mae": error})
-        candidates.append((candidate, error))
-    index = simplest_within(
-        [c["complexity"] for c, _ in candidates], [error for _, error in candidates], tolerance
-    )
-    if index is None:
-        logger.warning("screening found no %s candidate with a finite error; keeping %s", part, current["sympy"])
-        return dict(current), results
-    best, error = candidates[index]
-    logger.info("screening chose %s = %s (complexity %d, validation MAE %.4g)", part, best["sympy"],
-                best["complexity"], error)
-    return best, results
-
-
-def simplest_within(complexities: list[int], errors: list[float], tolerance: float) -> int | None:
-    """Return the index of the least complex entry whose error is within ``tolerance`` of the lowest.
-
-    The error bound is ``(1 + tolerance)`` times the lowest finite error, a guard against
-    complex formulas that fit the training range but extrapolate worse. Ties in
-    complexity go to the lower error. Returns None when no error is finite.
-    """
-    finite = [error for error in errors if math.isfinite(error)]
-    if not finite:
-        return None
-    bound = min(finite) * (1 + tolerance)
-    eligible = [i for i, error in enumerate(errors) if math.isfinite(error) and error <= bound]
-    return min(eligible, key=lambda i: (complexities[i], errors[i]))
 
 
 def _max_degree(data: _VariantData, receivers: np.ndarray) -> int:

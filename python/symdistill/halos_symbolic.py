@@ -10,7 +10,7 @@ in-degree, so :func:`symdistill.symbolic.refit` and
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -67,6 +67,12 @@ class SymbolicHaloModel(nn.Module):
             Formula(self.edge_formula.component, self.edge.sympy(), self.edge_formula.variables),
             Formula(self.node_formula.component, self.node.sympy(), self.node_formula.variables),
         )
+
+
+def model_from_entries(edge: Mapping[str, Any], node: Mapping[str, Any], key: str, max_degree: int) -> SymbolicHaloModel:
+    """Build the symbolic model from report entries (``component``, ``variables`` and the formula at ``key``)."""
+    return SymbolicHaloModel(Formula.parse(edge["component"], edge[key], edge["variables"]),
+                             Formula.parse(node["component"], node[key], node["variables"]), max_degree)
 
 
 def dense_receivers(

@@ -10,7 +10,8 @@ import torch
 from click.testing import CliRunner
 
 from symdistill.cli import main
-from symdistill.halos_pipeline import resolve_halo_config, simplest_within
+from symdistill.halos_pipeline import resolve_halo_config
+from symdistill.halos_screening import simplest_within
 from symdistill.halos_symbolic import SymbolicHaloModel, dense_receivers, physical_formula
 from symdistill.symbolic import Formula
 

@@ -87,3 +87,21 @@ def test_python_loop_used_with_constraints():
     problem = Problem(np.ones((5, 1)), np.ones(5), None, ("x0",))
     ctx = build_context(problem, SearchOptions(binary_operators=["*", "+"], constraints={"*": (3, 3)}))
     assert not ctx.compiled_cycles
+
+
+def test_simplify_cache_matches_simplify():
+    import dataclasses
+
+    from symdistill.sr.mutations import simplify
+    from symdistill.sr.population import _simplified
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 2, size=(50, 3))
+    problem = Problem(X, X[:, 0] * X[:, 1], None, ("a", "b", "c"))
+    ctx = build_context(problem, SearchOptions(binary_operators=("+", "-", "*", "/"), unary_operators=("sin",)))
+    mctx = dataclasses.replace(ctx.mutation_context, rng=random.Random(1))
+    for _ in range(200):
+        tree = random_tree(mctx, 5)
+        first = _simplified(tree, ctx, mctx)
+        assert first == simplify(tree, mctx)
+        assert _simplified(tree, ctx, mctx) is first

@@ -71,6 +71,9 @@ class SearchContext:
         self.base_weights = [float(weights[name]) for name in self.mutation_names]
         self.compiled_cycles = self._compiled_cycles_apply()
         self.compiled_tables = self._compiled_tables() if self.compiled_cycles else {}
+        # simplify() is a pure function of the tree, and most members survive an
+        # iteration unchanged, so folded forms are remembered (per process).
+        self.simplified: dict[Tree, Tree] = {}
 
     def _compiled_cycles_apply(self) -> bool:
         # The Numba loop covers built-in operators and losses, no operator constraints,
@@ -289,7 +292,7 @@ def run_iteration(
 
     if options.should_simplify:
         for index, tree in enumerate(island.trees):
-            folded = simplify(tree, mctx)
+            folded = _simplified(tree, ctx, mctx)
             if folded != tree:
                 complexity = ctx.constraints.complexity(folded)
                 loss = loss_of(folded)
@@ -299,6 +302,20 @@ def run_iteration(
                     island.complexities[index] = complexity
                     record(folded, loss, complexity)
     return island, best_seen, n_evaluations, counts
+
+
+SIMPLIFY_CACHE_SIZE = 50_000
+"""Folded trees remembered per process before the cache is cleared."""
+
+
+def _simplified(tree: Tree, ctx: SearchContext, mctx: MutationContext) -> Tree:
+    folded = ctx.simplified.get(tree)
+    if folded is None:
+        if len(ctx.simplified) >= SIMPLIFY_CACHE_SIZE:
+            ctx.simplified.clear()
+        folded = simplify(tree, mctx)
+        ctx.simplified[tree] = folded
+    return folded
 
 
 def warm_up_compiled(island: Island, ctx: SearchContext) -> None:

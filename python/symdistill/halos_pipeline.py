@@ -18,7 +18,10 @@ the run folder (``symdistill.stages``):
       variables, then of the node model against the halo's own variables and the
       summed component ``E``;
    d. ``substitute_and_refit``: both formulas in one model, every constant refitted
-      jointly on the training halos' delta (mean absolute error);
+      jointly on the training halos' delta (mean absolute error); before that, each
+      hall-of-fame candidate gets a short refit and the simplest one close to the
+      lowest error on other training halos replaces the regression's choice
+      (``symdistill.halos_screening``);
    e. ``evaluate``: network and formulas on training, test and out-of-distribution
       halos;
 4. ``write_report``: ``report.json`` with ``table2`` (test errors of constant, simple,

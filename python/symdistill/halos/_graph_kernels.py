@@ -21,7 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# Entries (int32) of the per-thread sender lists of fill_neighbours, about 4 MB.
+# Maximum entries (int32) of the sender lists that fill_neighbours holds for one cell at a
+# time, about 4 MB, unless a single receiver has more candidates.
 _LIST_ENTRIES = 1 << 20
 
 # Relative slack on r_max in the cell bounds, so rounding in the cell assignment never
@@ -157,7 +158,7 @@ def fill_neighbours(xs, ys, zs, cell_start, n_cells, cell_size, reach, box, peri
     number of receivers whose neighbour count differs from ``row_start`` (0 unless the
     two passes disagree); their rows are left partly unwritten.
     """
-    # The loop repeats count_neighbours' loop on purpose: one shared helper with a
+    # The distance tests repeat count_neighbours' on purpose: one shared helper with a
     # count-or-write flag compiled to a slower kernel.
     n = xs.shape[0]
     r2 = r_max * r_max

@@ -148,11 +148,24 @@ def test_toml_output_reads_back(tmp_path):
         ({"sections": {}}, "unknown config key"),
         ({"data": {"test_seed": 0}}, "new seed"),
         ({"refit": {"lr": -1.0}}, "lr"),
+        ({"train": {"steps": 1.5}}, r"train\.steps must be an integer, got 1\.5"),
+        ({"train": {"steps": True}}, r"train\.steps must be a number, got True"),
+        ({"train": {"steps": -5}}, r"\[train\] steps must be positive"),
+        ({"regression": {"backend": "nosuch"}}, "unknown backend 'nosuch'"),
     ],
 )
 def test_bad_config_is_rejected(overrides, message):
     with pytest.raises(ValueError, match=message):
         resolve_config("default", None, overrides)
+
+
+def test_integral_float_is_taken_for_an_integer_option():
+    assert resolve_config("default", None, {"train": {"steps": 20.0}}).train.steps == 20
+
+
+def test_default_preset_trains_the_small_network_and_paper_the_original():
+    assert resolve_config("default").train.hidden == 64
+    assert resolve_config("paper").train.hidden == 300
 
 
 def test_unknown_preset_is_rejected():

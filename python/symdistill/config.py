@@ -57,25 +57,44 @@ def from_dict(cls: type[ConfigT], values: Mapping[str, Any], section: str = "") 
         raise ValueError(
             f"unknown option(s){where}: {', '.join(unknown)}; valid options are: {', '.join(sorted(known))}"
         )
-    _check_value_types(cls, values, section)
-    return cls(**values)
+    values = _check_value_types(cls, values, section)
+    try:
+        return cls(**values)
+    except ValueError as error:
+        if not section or str(error).startswith(section):
+            raise
+        raise ValueError(f"[{section}] {error}") from None
 
 
-def _check_value_types(cls: type, values: Mapping[str, Any], section: str) -> None:
-    # Command-line overrides arrive as text when not parsable as TOML values, so a
-    # string given for a numeric or boolean option is reported here by name.
+def _check_value_types(cls: type, values: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """Return ``values`` with integral floats for integer options made ints; reject mistyped values by name.
+
+    Command-line overrides arrive as text when not parsable as TOML values, so a string
+    given for a numeric or boolean option is reported here, as are booleans and
+    fractions given for an integer option (``steps = true``, ``steps = 1.5``).
+    """
     prefix = f"{section}." if section else ""
+    checked = dict(values)
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        value = values.get(field.name)
-        if not isinstance(value, str):
+        if field.name not in values:
             continue
+        value = values[field.name]
         # Annotations are strings under postponed evaluation, e.g. "int | None".
         annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
         words = set(annotation.replace("|", " ").replace("[", " ").replace("]", " ").replace(",", " ").split())
         if words & {"str", "Any", "Literal", "object"} or not words & {"int", "float", "bool"}:
             continue
-        kind = "true or false" if words & {"int", "float"} == set() else "a number"
-        raise ValueError(f"{prefix}{field.name} must be {kind}, got {value!r}")
+        numeric = words & {"int", "float"}
+        if isinstance(value, str):
+            kind = "a number" if numeric else "true or false"
+            raise ValueError(f"{prefix}{field.name} must be {kind}, got {value!r}")
+        if numeric and "bool" not in words and isinstance(value, bool):
+            raise ValueError(f"{prefix}{field.name} must be a number, got {value!r}")
+        if numeric == {"int"} and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{prefix}{field.name} must be an integer, got {value!r}")
+            checked[field.name] = int(value)
+    return checked
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def command(
         try:
             result = discover(system, dim, model, out=out, potential=potential, preset=preset, config_file=config_file,
                               overrides=overrides, force=forced, device=device)
-        except (ValueError, FileNotFoundError) as error:
+        except (ValueError, FileNotFoundError, ImportError) as error:
             raise click.ClickException(str(error)) from None
     _echo_summary(result.report, out)
 
@@ -91,7 +91,7 @@ def _discover_halos(catalog, model, out, preset, config_file, overrides, force, 
     try:
         return module.discover_halos(catalog=catalog, model=model, out=out, preset=preset, config_file=config_file,
                                      overrides=overrides, force=force, device=device)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, ImportError) as error:
         raise click.ClickException(str(error)) from None
 
 

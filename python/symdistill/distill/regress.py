@@ -104,6 +104,13 @@ class RegressionConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"regression {name} must be a positive integer, got {value!r}")
+        from symdistill.sr.backends.base import check_backend
+
+        try:
+            check_backend(self.backend)
+        except ImportError as error:
+            # Raised as ValueError so that the run stops at configuration time, before training.
+            raise ValueError(str(error)) from None
         if self.timeout_in_seconds is not None and not self.timeout_in_seconds > 0:
             raise ValueError(f"regression timeout_in_seconds must be positive or None, got {self.timeout_in_seconds!r}")
 

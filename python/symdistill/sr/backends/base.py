@@ -142,8 +142,10 @@ def available_backends() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def get_backend(name: str) -> Backend:
-    """Return a new instance of the backend registered under ``name``.
+def check_backend(name: str) -> None:
+    """Raise unless ``name`` is a registered backend whose optional dependencies are installed.
+
+    Nothing is imported, so a run can check its backend before any long stage.
 
     Raises
     ------
@@ -162,6 +164,21 @@ def get_backend(name: str) -> Backend:
                 f"the {name!r} backend needs the {requirement!r} package, which is not installed; "
                 f"install it with: pip install 'symdistill[{entry.extra}]'"
             )
+
+
+def get_backend(name: str) -> Backend:
+    """Return a new instance of the backend registered under ``name``.
+
+    Raises
+    ------
+    ValueError
+        If no backend has that name; the message lists the registered names.
+    ImportError
+        If the backend's optional dependency is missing; the message names the
+        ``pip install 'symdistill[extra]'`` command that installs it.
+    """
+    check_backend(name)
+    entry = _REGISTRY[name]
     module = importlib.import_module(entry.module)
     backend_class = getattr(module, entry.attribute)
     return backend_class()

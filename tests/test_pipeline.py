@@ -56,9 +56,13 @@ def test_report_has_required_keys(tiny_run):
                 "wall_time_s", "edge_formula_force_r2", "edge_formula_force_per_mass_r2", "ood_description"):
         assert key in report, key
     assert (report["system"], report["dim"], report["model"]) == ("spring", 2, "l1")
-    assert set(report["test_loss"]) == {"gn", "symbolic"}
-    assert set(report["ood_loss"]) == {"gn", "symbolic"}
+    assert set(report["test_loss"]) == {"gn", "symbolic", "zero"}
+    assert set(report["ood_loss"]) == {"gn", "symbolic", "zero"}
+    assert report["test_loss"]["zero"] > 0
     assert report["ood_description"] == "8 bodies instead of 4"
+    assert report["true_potential"] == "(r - 1)**2"
+    markdown = (out / "report.md").read_text()
+    assert "Simulated pair potential" in markdown and "predicting zero" in markdown
     assert set(STAGES[:-1]) <= set(report["wall_time_s"])
 
 

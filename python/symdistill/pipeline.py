@@ -447,6 +447,8 @@ def evaluate(
         losses[name] = {
             "gn": mean_absolute_error(lambda batch: network.forward_dense(batch)[0], x, y, batch_size=1024),
             "symbolic": mean_absolute_error(symbolic, torch.as_tensor(states[keep]), torch.as_tensor(accelerations[keep])),
+            # The loss of predicting zero acceleration gives the other two a scale.
+            "zero": float(np.abs(accelerations[keep]).mean()),
         }
     checks = check_formulas(cfg, run_dir, data, network, symbolic)
     return {"losses": losses, "checks": checks}
@@ -533,6 +535,7 @@ def write_report(
         "dim": cfg.simulation.dim,
         "model": cfg.model,
         "potential": cfg.simulation.potential,
+        "true_potential": _true_potential(cfg),
         "setup": _setup(cfg, data),
         "message_r2": analysis.get("message_r2"),
         "message_r2_per_component": analysis.get("message_r2_per_component", []),
@@ -555,6 +558,15 @@ def write_report(
     }
     report_io.write_report(run_dir, report)
     return {"report": "report.json"}
+
+
+def _true_potential(cfg: RunConfig) -> str | None:
+    """Return the simulated pair potential U(r, m1, m2, q1, q2) as a sympy string, or None."""
+    try:
+        expr = cfg.simulation.build_system().potential_expr
+    except (ValueError, AttributeError):
+        return None
+    return None if expr is None else str(expr)
 
 
 def _plot_training_curve(run_dir: Path) -> str | None:

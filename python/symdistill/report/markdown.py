@@ -10,6 +10,19 @@ import sympy
 
 # Largest symbolic / GN test-loss ratio reported without a warning.
 AGREEMENT_RATIO = 2.0
+# Largest GN / zero-prediction test-loss ratio reported without a warning.
+LEARNED_RATIO = 0.5
+
+CHECK_DESCRIPTIONS = {
+    "edge_formula_force_r2": "R² of each refitted edge formula against its best linear combination of the "
+    "true pair-force components plus a constant, on fresh test edges, averaged over components",
+    "edge_formula_force_r2_per_component": "the same, per component",
+    "edge_formula_force_per_mass_r2": "the same against the pair force divided by the receiver's mass",
+    "pair_energy_r2": "R² of the refitted pair energy against the scaled and offset true pair potential, "
+    "on fresh test edges",
+    "pair_energy_slope": "the scale of that fit",
+    "n_check_edges": "test edges used by these checks",
+}
 
 
 def formula_latex(text: str | None, variables: Sequence[str] = ()) -> str:
@@ -66,6 +79,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"| {key} | {value} |" for key, value in setup.items()]
         lines.append("")
 
+    if report.get("true_potential"):
+        lines += [
+            f"Simulated pair potential: $U = {formula_latex(report['true_potential'], _POTENTIAL_VARIABLES)}$, "
+            "with `r` the softened distance; the pair force on the receiver is -dU/d(receiver position).",
+            "",
+        ]
     if report.get("system") != "halos":
         lines += _variables_legend(report.get("model"))
 
@@ -87,21 +106,28 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if checks:
         lines += ["## Checks against the simulator", ""]
         for key, value in checks.items():
-            lines.append(f"- `{key}`: {_number(value)}")
+            shown = [round(v, 4) for v in value] if isinstance(value, list) else _number(value)
+            description = CHECK_DESCRIPTIONS.get(key)
+            lines.append(f"- `{key}`: {shown}" + (f" ({description})" if description else ""))
         lines.append("")
 
     lines += ["## Losses", ""]
     lines.append(report.get("loss_definition", ""))
     lines.append("")
-    lines += ["| data | GN | symbolic | symbolic / GN |", "|---|---|---|---|"]
-    for key, label in (("train_loss", "training"), ("test_loss", "test"), ("ood_loss", "out of distribution")):
+    rows = (("train_loss", "training"), ("test_loss", "test"), ("ood_loss", "out of distribution"))
+    with_zero = any(isinstance(report.get(key), Mapping) and "zero" in report[key] for key, _ in rows)
+    header = "| data | GN | symbolic | symbolic / GN |" + (" predicting zero |" if with_zero else "")
+    lines += [header, "|---|---|---|---|" + ("---|" if with_zero else "")]
+    for key, label in rows:
         losses = report.get(key)
         if not losses:
             continue
         gn, symbolic = losses.get("gn"), losses.get("symbolic")
         ratio = symbolic / gn if isinstance(gn, float) and isinstance(symbolic, float) and gn > 0 else None
-        lines.append(f"| {label} | {_number(gn)} | {_number(symbolic)} | {_number(ratio, 3)} |")
+        line = f"| {label} | {_number(gn)} | {_number(symbolic)} | {_number(ratio, 3)} |"
+        lines.append(line + (f" {_number(losses.get('zero'))} |" if with_zero else ""))
     lines.append("")
+    lines += _learning_warning(report.get("test_loss"))
     lines += _agreement_warning(report.get("test_loss"))
     if report.get("test_description"):
         lines.append(f"Test data: {report['test_description']}.")
@@ -135,6 +161,23 @@ def _variables_legend(model: Any) -> list[str]:
             "and `x`, `vx`, `q`, `m` ... are the body's own state."
         )
     return lines + [""]
+
+
+_POTENTIAL_VARIABLES = ("r", "m1", "m2", "q1", "q2")
+
+
+def _learning_warning(test_loss: Any) -> list[str]:
+    # A network that barely beats predicting zero has learned too little to distill.
+    if not isinstance(test_loss, Mapping):
+        return []
+    gn, zero = test_loss.get("gn"), test_loss.get("zero")
+    if not (isinstance(gn, float) and isinstance(zero, float) and zero > 0) or gn <= LEARNED_RATIO * zero:
+        return []
+    return [
+        f"**Warning:** the graph network's test loss is {gn / zero:.3g} times that of predicting zero "
+        f"(more than {LEARNED_RATIO:g} times), so it has learned little; train it longer before distilling it.",
+        "",
+    ]
 
 
 def _agreement_warning(test_loss: Any) -> list[str]:

@@ -536,6 +536,7 @@ def write_report(
         "model": cfg.model,
         "potential": cfg.simulation.potential,
         "true_potential": _true_potential(cfg),
+        "softening": cfg.simulation.softening,
         "setup": _setup(cfg, data),
         "message_r2": analysis.get("message_r2"),
         "message_r2_per_component": analysis.get("message_r2_per_component", []),

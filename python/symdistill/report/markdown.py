@@ -82,7 +82,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if report.get("true_potential"):
         lines += [
             f"Simulated pair potential: $U = {formula_latex(report['true_potential'], _POTENTIAL_VARIABLES)}$, "
-            "with `r` the softened distance; the pair force on the receiver is -dU/d(receiver position).",
+            f"where `r` is the distance plus the softening length {_number(report.get('softening'))} "
+            "(in the formulas below `r` is the distance itself); the pair force on the receiver is "
+            "-dU/d(receiver position).",
             "",
         ]
     if report.get("system") != "halos":

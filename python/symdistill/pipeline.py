@@ -581,7 +581,9 @@ def _plot_training_curve(run_dir: Path) -> str | None:
     train = [r["train_loss"] for r in rows if r.get("train_loss") is not None]
     test_steps = [r["step"] for r in rows if r.get("test_loss") is not None]
     test = [r["test_loss"] for r in rows if r.get("test_loss") is not None]
-    path = plot_training_curve(steps, train, run_dir / "plots" / "training_curve.png", test_steps, test)
+    # Training logs the per-graph sum of absolute errors, not the report's per-component mean.
+    path = plot_training_curve(steps, train, run_dir / "plots" / "training_curve.png", test_steps, test,
+                               ylabel="summed |error| per graph")
     return os.path.relpath(path, run_dir)
 
 

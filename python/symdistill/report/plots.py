@@ -99,9 +99,9 @@ def plot_pareto_front(
 
 def plot_training_curve(
     steps: Sequence[float], train_loss: Sequence[float], path: str | os.PathLike[str],
-    test_steps: Sequence[float] = (), test_loss: Sequence[float] = (),
+    test_steps: Sequence[float] = (), test_loss: Sequence[float] = (), ylabel: str = "loss",
 ) -> Path:
-    """Plot training loss (and test loss when given) against the training step."""
+    """Plot training loss (and test loss when given) against the training step; ``ylabel`` names the loss."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(4.8, 3.4))
     if len(steps):
@@ -112,6 +112,6 @@ def plot_training_curve(
     if positive:
         axis.set_yscale("log")
     axis.set_xlabel("step")
-    axis.set_ylabel("loss")
+    axis.set_ylabel(ylabel)
     axis.legend(fontsize=8)
     return _save(figure, path)

@@ -62,7 +62,8 @@ def test_report_has_required_keys(tiny_run):
     assert report["ood_description"] == "8 bodies instead of 4"
     assert report["true_potential"] == "(r - 1)**2"
     markdown = (out / "report.md").read_text()
-    assert "Simulated pair potential" in markdown and "predicting zero" in markdown
+    assert "Simulated pair potential" in markdown
+    assert "predicting zero" in markdown
     assert set(STAGES[:-1]) <= set(report["wall_time_s"])
 
 
@@ -167,7 +168,7 @@ def test_integral_float_is_taken_for_an_integer_option():
     assert resolve_config("default", None, {"train": {"steps": 20.0}}).train.steps == 20
 
 
-def test_default_preset_trains_the_small_network_and_paper_the_original():
+def test_preset_network_widths():
     assert resolve_config("default").train.hidden == 64
     assert resolve_config("paper").train.hidden == 300
 

@@ -108,9 +108,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if checks:
         lines += ["## Checks against the simulator", ""]
         for key, value in checks.items():
-            shown = [round(v, 4) for v in value] if isinstance(value, list) else _number(value)
+            if isinstance(value, list):
+                text = str([round(v, 4) for v in value])
+            else:
+                text = _number(value)
             description = CHECK_DESCRIPTIONS.get(key)
-            lines.append(f"- `{key}`: {shown}" + (f" ({description})" if description else ""))
+            lines.append(f"- `{key}`: {text}" + (f" ({description})" if description else ""))
         lines.append("")
 
     lines += ["## Losses", ""]

@@ -169,13 +169,7 @@ def check_backend(name: str) -> None:
 def get_backend(name: str) -> Backend:
     """Return a new instance of the backend registered under ``name``.
 
-    Raises
-    ------
-    ValueError
-        If no backend has that name; the message lists the registered names.
-    ImportError
-        If the backend's optional dependency is missing; the message names the
-        ``pip install 'symdistill[extra]'`` command that installs it.
+    Raises the errors of :func:`check_backend` for an unknown or uninstalled backend.
     """
     check_backend(name)
     entry = _REGISTRY[name]

@@ -49,7 +49,10 @@ def test_to_string_example():
 
 def test_to_sympy_example():
     a, b = sympy.symbols("a b")
-    assert to_sympy(EXAMPLE, BY_CODE, (a, b)) == (a + sympy.Float(2.5, 17)) * sympy.sin(b)
+    # 2.5 is exactly 5/2, so it becomes a Rational; other constants stay Floats.
+    assert to_sympy(EXAMPLE, BY_CODE, (a, b)) == (a + sympy.Rational(5, 2)) * sympy.sin(b)
+    tree = EXAMPLE[:1] + ((CONST, 2.37),) + EXAMPLE[2:]
+    assert to_sympy(tree, BY_CODE, (a, b)) == (a + sympy.Float(2.37, 17)) * sympy.sin(b)
 
 
 def test_serialize_round_trip():

@@ -14,8 +14,10 @@ Trees are stored as rows of ``codes`` (int64) and ``values`` (float64) arrays wi
 optimizer), so here they leave the parent unchanged; the Python side folds and
 optimizes members after the cycles anyway.
 Only this loop fits root scale and offset constants in closed form at each
-evaluation (``SearchOptions.fit_root_constants``); the Python loop leaves them to
-the optimizer.
+evaluation (``SearchOptions.fit_root_constants``) and fits all constants of a
+fraction of mutated children by Levenberg-Marquardt
+(``SearchOptions.child_optimize_probability``); the Python loop leaves both to the
+optimizer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numba
 import numpy as np
 
 from symdistill.sr._kernels import LOSS_L2, program_loss
+from symdistill.sr._least_squares import levenberg_marquardt
 from symdistill.sr._root_fit import fit_root_constants
 from symdistill.sr.operators import CONST, FEATURE, POW
 
@@ -347,6 +350,26 @@ def _loss(c, v, n, program, Xt, y, w, kind, delta, receivers, divisor, buffer, f
 
 
 @numba.njit(**_JIT)
+def _fit_child(c, v, n, loss, program, positions, Xt, y, w, iterations):
+    # Fit every constant of the child c[:n] by Levenberg-Marquardt, starting from the
+    # nodes that _loss left in program[:n]. The fitted values go into v only when they
+    # lower the loss.
+    k = 0
+    for i in range(n):
+        if c[i] == CONST:
+            positions[k] = i
+            k += 1
+    if k == 0:
+        return loss, 0
+    fitted, calls = levenberg_marquardt(program[:n], positions[:k], Xt, y, w, iterations)
+    if fitted < loss:
+        for j in range(k):
+            v[positions[j]] = program[positions[j], 1]
+        return fitted, calls
+    return loss, calls
+
+
+@numba.njit(**_JIT)
 def _snap_exponents(c, v, n):
     changed = False
     for i in range(1, n):
@@ -408,6 +431,7 @@ def evolve(
     arity, weight, unary, binary, ternary,
     Xt, y, w, loss_kind, delta, receivers, divisor,
     frequencies, counts, best_loss, best_codes, best_values, best_lengths, fit_root,
+    child_optimize, optimizer_iterations,
 ):
     """Run ``n_cycles`` evolution cycles on one island in place.
 
@@ -416,7 +440,11 @@ def evolve(
     ``frequencies``/``counts``/``best_*`` are indexed by complexity ``0..maxsize``.
     With ``fit_root`` and the L2 loss, every child's root
     scale and offset constants are set in closed form before its loss is taken
-    (:func:`symdistill.sr._root_fit.fit_root_constants`).
+    (:func:`symdistill.sr._root_fit.fit_root_constants`). With probability
+    ``child_optimize``, a child of a structural mutation (any but a constant
+    perturbation), under the L2 loss without graph aggregation, also gets all its
+    constants fitted by ``optimizer_iterations`` Levenberg-Marquardt steps, so a new
+    structure is judged with fitted rather than inherited constants.
     """
     width = codes.shape[1]
     scratch = 2 * width + 8
@@ -431,6 +459,8 @@ def evolve(
     program = np.empty((scratch, 2))
     buffer = np.empty(Xt.shape[1])
     pool = np.empty(codes.shape[0], dtype=np.int64)
+    positions = np.empty(scratch, dtype=np.int64)
+    can_fit_children = child_optimize > 0.0 and loss_kind == LOSS_L2 and receivers.shape[0] == 0
     total_weight = cumulative_weights[-1]
     frequency_sum = 0.0
     for f in frequencies:
@@ -548,6 +578,9 @@ def evolve(
                     n_evaluations += 1
                 if not np.isfinite(loss):
                     continue
+                if can_fit_children and kind != M_CONSTANT and np.random.random() < child_optimize:
+                    loss, calls = _fit_child(child_c, child_v, child_n, loss, program, positions, Xt, y, w, optimizer_iterations)
+                    n_evaluations += calls
             if use_frequency:
                 ratio = frequencies[complexities[parent]] / frequencies[complexity]
                 if ratio < np.random.random():

@@ -83,6 +83,20 @@ class SearchOptions:
     compiled loop (built-in operators and loss, no operator constraints) and only when
     ``should_optimize_constants`` is on.
 
+    ``child_optimize_probability``: under the L2 loss without graph aggregation, this
+    fraction of the children made by a structural mutation (any but a constant
+    perturbation) get all their constants fitted by ``optimizer_iterations``
+    Levenberg-Marquardt steps before their loss is taken, so a new structure is not
+    judged by constants tuned for its parent. Compiled loop only, and only when
+    ``should_optimize_constants`` is on.
+
+    ``snap_constants``: after the search, each hall-of-fame constant is replaced by
+    the nearest integer, fraction ``p/q`` or multiple ``p/q * pi`` (``q <= 12``)
+    where the loss grows by no more than float noise (see
+    :func:`symdistill.sr.snapping.snap_constants`), and such values appear as exact
+    numbers in the sympy forms, so a fitted ``1.5707963267948966`` becomes ``pi/2``.
+    The native engine applies it; other backends ignore it.
+
     Determinism: the same ``random_state`` gives the same hall of fame for any
     ``procs``, because every island has its own random stream and islands merge in
     a fixed order. Only ``timeout_in_seconds`` and Ctrl-C stop a run at a
@@ -118,6 +132,8 @@ class SearchOptions:
     optimizer_nrestarts: int = 2
     should_simplify: bool = True
     fit_root_constants: bool = True
+    child_optimize_probability: float = 0.0
+    snap_constants: bool = True
     complexity_of_operators: Mapping[str, float] = dataclasses.field(default_factory=dict)
     complexity_of_constants: float = 1.0
     complexity_of_variables: float = 1.0
@@ -170,6 +186,7 @@ class SearchOptions:
             "fraction_replaced",
             "fraction_replaced_hof",
             "optimize_probability",
+            "child_optimize_probability",
         ):
             _check_float(self, name, 0.0, 1.0)
         for name in ("perturbation_factor", "parsimony", "adaptive_parsimony_scaling"):

@@ -377,6 +377,8 @@ def _compiled_cycles(
             evaluator._receivers_arg, evaluator._divisor_arg,
             frequency_array, counts, best_loss, best_codes, best_values, best_lengths,
             options.fit_root_constants and options.should_optimize_constants,
+            options.child_optimize_probability if options.should_optimize_constants else 0.0,
+            options.optimizer_iterations,
         )  # fmt: skip
         n_evaluations += evaluations
         done += n_cycles

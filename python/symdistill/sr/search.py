@@ -32,6 +32,7 @@ from symdistill.sr.mutations import MutationContext, simplify
 from symdistill.sr.operators import CONST, OperatorSet
 from symdistill.sr.options import SearchOptions
 from symdistill.sr.population import Island, SearchContext, new_island, run_iteration, warm_up_compiled
+from symdistill.sr.snapping import snap_constants
 from symdistill.sr.tree import Tree, to_program
 
 logger = logging.getLogger(__name__)
@@ -215,6 +216,8 @@ def run_search(problem: Problem, options: SearchOptions, seeds: Sequence[Tree] =
             pool.close()
             pool.join()
         _WORKER_CONTEXT = None
+    if options.snap_constants:
+        n_evaluations += _snap_hall_of_fame(hall_of_fame, ctx)
     if options.equation_file is not None and hall_of_fame.entries:
         write_csv(options.equation_file, hall_of_fame.pareto_front(), ctx.evaluator.operators, problem.variable_names)
     elapsed = time.monotonic() - started
@@ -258,6 +261,18 @@ def _refine_entry(hall_of_fame, ctx: SearchContext, tree: Tree, loss: float, com
     if fitted_loss < loss:
         hall_of_fame.update(fitted, fitted_loss, complexity)
     return calls
+
+
+def _snap_hall_of_fame(hall_of_fame: HallOfFame, ctx: SearchContext) -> int:
+    # Snapped entries replace the fitted ones even at a loss larger by float noise, so
+    # the front shows pi/2 rather than 1.5707963267948966.
+    n_calls = 0
+    for complexity, (loss, tree) in sorted(hall_of_fame.entries.items()):
+        snapped, snapped_loss, calls = snap_constants(tree, loss, ctx.evaluator)
+        n_calls += calls
+        if snapped != tree:
+            hall_of_fame.entries[complexity] = (snapped_loss, snapped)
+    return n_calls
 
 
 def _add_best_constant(

@@ -19,6 +19,7 @@ import numpy as np
 import sympy
 
 from symdistill.sr.operators import CONST, FEATURE, Operator
+from symdistill.sr.snapping import exact_value
 
 Node = tuple[int, float]
 Tree = tuple[Node, ...]
@@ -142,16 +143,16 @@ def _balanced_outer(text: str) -> bool:
 def to_sympy(tree: Tree, operators: Mapping[int, Operator], symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
     """Return the sympy expression of ``tree`` using each operator's sympy mapping.
 
-    Constants become ``sympy.Float`` values (integer-valued ones become
-    ``sympy.Integer``, so snapped exponents stay exact powers).
+    Constants become ``sympy.Float`` values, except those whose float is exactly an
+    integer, a simple fraction or a simple multiple of pi
+    (:func:`symdistill.sr.snapping.exact_value`): they become the exact number, so
+    snapped exponents stay exact powers and a snapped phase ``pi/2`` stays ``pi/2``.
     """
     stack: list[sympy.Expr] = []
     for code, value in tree:
         if code == CONST:
-            if float(value).is_integer() and abs(value) < 1e15:
-                stack.append(sympy.Integer(int(value)))
-            else:
-                stack.append(sympy.Float(value, 17))
+            exact = exact_value(value)
+            stack.append(sympy.Float(value, 17) if exact is None else exact)
         elif code == FEATURE:
             stack.append(symbols[int(value)])
         else:

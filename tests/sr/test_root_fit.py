@@ -130,7 +130,8 @@ def test_search_option_switches_the_fit_off():
     for flag in (True, False):
         options = SearchOptions(binary_operators=("+", "*"), populations=1, population_size=12,
                                 tournament_selection_n=4, niterations=1, ncycles_per_iteration=30,
-                                should_optimize_constants=flag, fit_root_constants=flag, random_state=1)
+                                should_optimize_constants=flag, fit_root_constants=flag,
+                                child_optimize_probability=0.0, random_state=1)
         result = run_search(problem, options, seeds)
         best = result.hall_of_fame.best_loss()
         if flag:

@@ -36,14 +36,15 @@ def test_exact_value_recognises_only_exact_floats():
     assert exact_value(-5 * math.pi / 2) == -5 * sympy.pi / 2
     assert exact_value(1 / 3) == sympy.Rational(1, 3)
     assert exact_value(3.0) == sympy.Integer(3)
+    assert exact_value(1 / (4 * math.pi)) == 1 / (4 * sympy.pi)
     assert exact_value(math.pi / 2 + 1e-12) is None
     assert exact_value(0.123456789) is None
     assert exact_value(math.inf) is None
 
 
 def test_simple_candidates_are_nearest_of_each_kind():
-    assert simple_candidates(1.5707) == [2.0, 11 / 7, math.pi / 2]
-    assert simple_candidates(0.49999) == [0.0, 0.5, math.pi / 6]
+    assert simple_candidates(1.5707) == [2.0, 11 / 7, math.pi / 2, 59 / (12 * math.pi)]
+    assert simple_candidates(0.15915) == [0.0, 1 / 6, math.pi / 12, 1 / (2 * math.pi)]
     assert math.nan not in simple_candidates(math.nan)
 
 

@@ -132,7 +132,7 @@ class SearchOptions:
     optimizer_nrestarts: int = 2
     should_simplify: bool = True
     fit_root_constants: bool = True
-    child_optimize_probability: float = 0.0
+    child_optimize_probability: float = 0.05
     snap_constants: bool = True
     complexity_of_operators: Mapping[str, float] = dataclasses.field(default_factory=dict)
     complexity_of_constants: float = 1.0

@@ -8,9 +8,10 @@ back into the exact sympy number (``pi/2``, ``1/3``), so the sympy form of a sna
 tree is exact.
 
 A simple value is an integer, a fraction ``p/q`` with ``2 <= q <= MAX_DENOMINATOR``,
-or ``p/q * pi`` with ``1 <= q <= MAX_DENOMINATOR``, with ``|p| <= MAX_NUMERATOR``.
-Its float is always computed as ``p / q`` or ``p * math.pi / q``, so snapping and
-:func:`exact_value` agree bit for bit.
+``p/q * pi`` or ``p / (q * pi)`` with ``1 <= q <= MAX_DENOMINATOR``, with
+``|p| <= MAX_NUMERATOR``. Its float is always computed as ``p / q``,
+``p * math.pi / q`` or ``p / (q * math.pi)``, so snapping and :func:`exact_value`
+agree bit for bit.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def _pi_float(p: int, q: int) -> float:
     return p * math.pi / q
 
 
+def _inverse_pi_float(p: int, q: int) -> float:
+    return p / (q * math.pi)
+
+
 def _nearest_fraction(value: float, scale: float) -> tuple[int, int] | None:
     # The simple fraction p/q closest to value / scale, within the size limits.
     if not math.isfinite(value) or abs(value / scale) > MAX_NUMERATOR:
@@ -63,8 +68,8 @@ def _nearest_fraction(value: float, scale: float) -> tuple[int, int] | None:
 def simple_candidates(value: float) -> list[float]:
     """Return the simple values nearest ``value``, simplest kind first, without ``value``.
 
-    At most three: the nearest integer, the nearest fraction ``p/q`` and the nearest
-    multiple ``p/q * pi``.
+    At most four: the nearest integer, the nearest fraction ``p/q``, the nearest
+    multiple ``p/q * pi`` and the nearest ``p / (q * pi)``.
     """
     if not math.isfinite(value):
         return []
@@ -77,6 +82,9 @@ def simple_candidates(value: float) -> list[float]:
     nearest = _nearest_fraction(value, math.pi)
     if nearest is not None:
         found.append(_pi_float(*nearest))
+    nearest = _nearest_fraction(value, 1.0 / math.pi)
+    if nearest is not None:
+        found.append(_inverse_pi_float(*nearest))
     unique: list[float] = []
     for candidate in found:
         if candidate != value and candidate not in unique:
@@ -88,7 +96,8 @@ def exact_value(value: float) -> sympy.Expr | None:
     """Return the exact sympy number whose float is exactly ``value``, or None.
 
     Integers (below 1e15 in magnitude) become ``sympy.Integer``, simple fractions
-    ``sympy.Rational`` and simple multiples of pi ``Rational * pi``.
+    ``sympy.Rational``, simple multiples of pi ``Rational * pi`` and of its inverse
+    ``Rational / pi``.
     """
     if not math.isfinite(value):
         return None
@@ -100,6 +109,9 @@ def exact_value(value: float) -> sympy.Expr | None:
     nearest = _nearest_fraction(value, math.pi)
     if nearest is not None and _pi_float(*nearest) == value:
         return sympy.Rational(*nearest) * sympy.pi
+    nearest = _nearest_fraction(value, 1.0 / math.pi)
+    if nearest is not None and _inverse_pi_float(*nearest) == value:
+        return sympy.Rational(*nearest) / sympy.pi
     return None
 
 

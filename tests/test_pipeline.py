@@ -20,12 +20,13 @@ TINY = {
     "train": {"steps": 6, "hidden": 16, "n_hidden_layers": 2, "eval_every": 3, "test_examples": 20},
     "analysis": {"n_graphs": 20},
     "regression": {"niterations": 1, "populations": 1, "population_size": 12,
-                   "timeout_in_seconds": 5.0, "n_edges": 100, "n_nodes": 60, "procs": 1, "maxsize": 8},
+                   "timeout_in_seconds": 5.0, "n_edges": 100, "n_nodes": 60, "procs": 1, "maxsize": 8,
+                   "screen_steps": 2, "screen_graphs": 10},
     "refit": {"steps": 4, "eval_every": 2, "max_graphs": 30, "batch_size": 8},
     "evaluation": {"max_graphs": 30, "n_check_edges": 60},
 }
 
-STAGES = ["data", "train", "analyse", "regress", "regress_node", "refit", "evaluate", "report"]
+STAGES = ["data", "train", "analyse", "regress", "regress_node", "screen", "refit", "evaluate", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,7 @@ def test_report_formulas_list_components(tiny_run):
     for entry in [*edges, *nodes]:
         assert {"component", "sympy", "sympy_refit", "variables"} <= set(entry)
         assert (out / entry["hall_of_fame"]).is_file()
+        assert (out / "regress" / f"screening_{entry['component']}.csv").is_file()
 
 
 def test_rerun_skips_finished_stages(tiny_run):
@@ -100,6 +102,15 @@ def test_changed_settings_rerun_from_their_stage(tiny_run):
     discover("spring", 2, "l1", out=out, overrides=changed)
     after = _record_mtimes(out)
     assert [s for s in STAGES if after[s] != before[s]] == ["evaluate", "report"]
+
+
+def test_changed_screening_reruns_from_screening(tiny_run):
+    out, _ = tiny_run
+    before = _record_mtimes(out)
+    changed = {**TINY, "regression": {**TINY["regression"], "screen_tolerance": 0.5}}
+    discover("spring", 2, "l1", out=out, overrides=changed)
+    after = _record_mtimes(out)
+    assert [s for s in STAGES if after[s] != before[s]] == ["screen", "refit", "evaluate", "report"]
 
 
 def test_force_rejects_unknown_stage(tiny_run):
@@ -157,6 +168,9 @@ def test_toml_output_reads_back(tmp_path):
         ({"train": {"steps": True}}, r"train\.steps must be a number, got True"),
         ({"train": {"steps": -5}}, r"\[train\] steps must be positive"),
         ({"regression": {"backend": "nosuch"}}, "unknown backend 'nosuch'"),
+        ({"regression": {"screen_steps": -1}}, r"screen_steps must be an integer >= 0"),
+        ({"regression": {"screen_lr": 0.0}}, r"screen_lr must be a positive finite number, got 0\.0"),
+        ({"regression": {"screen_tolerance": float("nan")}}, "screen_tolerance must be a finite number"),
     ],
 )
 def test_bad_config_is_rejected(overrides, message):

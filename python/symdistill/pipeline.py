@@ -13,6 +13,8 @@ run as a resumable stage of the run folder (``symdistill.stages``):
    ``regress_energies`` fits the pair and self energies and drops constant offsets);
 5. ``regress_node_function``: symbolic regression of the node model against the body's
    state and its summed kept components;
+   ``screen_candidates`` then optionally chooses each formula again by its acceleration
+   error after a short joint refit (``regression.screen_steps``; ``symdistill.screening``);
 6. ``substitute_and_refit``: the formulas in the graph-network structure, all
    constants refitted jointly on the training accelerations (mean absolute error),
    then read back;
@@ -35,11 +37,12 @@ import numpy as np
 
 from symdistill._io import atomic_write_json, atomic_write_text
 from symdistill.run_config import RunConfig, resolve_config, to_toml
+from symdistill.distill.regress import SCREEN_SETTINGS
 from symdistill.stages import RunFolder, fingerprint
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("data", "train", "analyse", "regress", "regress_node", "refit", "evaluate", "report")
+STAGES = ("data", "train", "analyse", "regress", "regress_node", "screen", "refit", "evaluate", "report")
 LOSS_DEFINITION = "Loss: mean absolute error of the predicted accelerations, per body and component."
 
 
@@ -131,18 +134,21 @@ def discover(
     checkpoint_key = fingerprint([cfg.model, cfg.seed, sections["train"], sections["simulation"], sections["data"]])
     run.stage("train", lambda: train_network(cfg, run.path, data, device, checkpoint_key),
               [cfg.model, cfg.seed, sections["train"]], files=lambda s: ["gn/checkpoint.pt"])
+    # Screening settings do not change the searches, only which candidates are kept.
+    search_settings = {k: v for k, v in sections["regression"].items() if k not in SCREEN_SETTINGS}
     if cfg.model == "flathgn":
         analysis: dict[str, Any] = {"message_r2": None, "top_components": [0]}
-        fits = run.stage("regress", lambda: regress_energies(cfg, run.path, data), sections["regression"],
-                         files=_fit_files)
+        fits = run.stage("regress", lambda: regress_energies(cfg, run.path, data), search_settings, files=_fit_files)
     else:
         analysis = run.stage("analyse", lambda: analyse_messages(cfg, run.path, data, device), sections["analysis"],
                              files=lambda s: ["messages_train.csv"])
-        fits = run.stage("regress", lambda: regress_messages(cfg, run.path, data, analysis, device), sections["regression"],
+        fits = run.stage("regress", lambda: regress_messages(cfg, run.path, data, analysis, device), search_settings,
                          files=_fit_files)
         node = run.stage("regress_node", lambda: regress_node_function(cfg, run.path, data, analysis, device),
-                         sections["regression"], files=_fit_files)
+                         search_settings, files=_fit_files)
         fits = {"edge": fits["edge"], "node": node["node"]}
+        fits = run.stage("screen", lambda: screen_candidates(cfg, run.path, data, fits, analysis),
+                         [sections["regression"], sections["refit"]])
     refitted = run.stage("refit", lambda: substitute_and_refit(cfg, run.path, data, fits, analysis, device),
                          sections["refit"])
     evaluation = run.stage("evaluate", lambda: evaluate(cfg, run.path, data, refitted, analysis, device),
@@ -363,6 +369,45 @@ def _fit_summary(fit: Any, run_dir: Path) -> dict[str, Any]:
     return summary
 
 
+def screen_candidates(
+    cfg: RunConfig, run_dir: Path, data: Mapping[str, str], fits: Mapping[str, Any], analysis: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Choose every formula again by its acceleration error after a short joint refit.
+
+    With ``regression.screen_steps = 0`` the fits are returned unchanged. Otherwise each
+    hall-of-fame candidate is substituted into the symbolic model, all constants are
+    refitted for ``screen_steps`` steps on ``screen_graphs`` training graphs, and the
+    error is measured on as many other training graphs (``symdistill.screening``).
+    """
+    settings = cfg.regression
+    if settings.screen_steps == 0:
+        return {"edge": list(fits["edge"]), "node": list(fits["node"]), "screening": {}}
+    from symdistill.screening import ScreenSet, screen_formulas
+
+    states, accelerations = _arrays(run_dir, data, "train")
+    order = np.random.default_rng(cfg.seed + settings.seed).permutation(len(states))
+    n = min(settings.screen_graphs, len(states) // 2)
+    if n < 1:
+        raise ValueError(f"screening needs at least 2 training graphs, got {len(states)}")
+    fit_rows, check_rows = np.sort(order[:n]), np.sort(order[n : 2 * n])
+    screen_set = ScreenSet(states[fit_rows], accelerations[fit_rows], states[check_rows], accelerations[check_rows])
+    # Short refits need many small steps more than large minibatches.
+    refit_config = dataclasses.replace(cfg.refit, steps=settings.screen_steps, max_graphs=n, lr=settings.screen_lr,
+                                      batch_size=min(cfg.refit.batch_size, 64),
+                                      eval_every=min(cfg.refit.eval_every, max(1, settings.screen_steps // 2)),
+                                      seed=cfg.refit.seed + cfg.seed)
+    chosen, results = screen_formulas(
+        fits, run_dir, lambda edge, node: build_symbolic_model(cfg, edge, node, analysis["top_components"]),
+        screen_set, refit_config, settings.screen_tolerance,
+    )
+    import pandas as pd
+
+    for component, rows in results.items():
+        table = pd.DataFrame(rows, columns=["complexity", "validation_mae", "equation"])
+        atomic_write_text(run_dir / "regress" / f"screening_{component}.csv", table.to_csv(index=False))
+    return {**chosen, "screening": results}
+
+
 # -- 6. substitution and refit ----------------------------------------------------------
 
 
@@ -523,7 +568,8 @@ def write_report(
         plots["training curve"] = curve
 
     def merge(fit_list, refit_list):
-        return [{**r, "complexity": f["complexity"], "loss": f["loss"], "hall_of_fame": f["hall_of_fame"]}
+        return [{**r, "complexity": f["complexity"], "loss": f["loss"], "hall_of_fame": f["hall_of_fame"],
+                 "selected_by": f.get("selected_by", cfg.regression.model_selection)}
                 for f, r in zip(fit_list, refit_list)]
 
     losses = evaluation["losses"]

@@ -170,7 +170,12 @@ def preset_values(preset: str, n_bodies: int = 4) -> dict[str, Any]:
     CPU that reaches a lower test loss and cleaner messages in the same time. On 2-D
     springs, 60,000 steps of the 64-unit ``l1`` network took 200 s of CPU time and
     reached a message R^2 of 0.86. 10,000 steps of the 300-unit one took 205 s and
-    reached 0.73.
+    reached 0.73. Its searches use the squared error, under which the engine fits each
+    candidate's outer scale and offset in closed form; in 45 s that puts force laws
+    such as ``(a - b/r)(dx - dy)`` on the Pareto front of imperfect messages, where the
+    absolute error does not. Every front candidate is then screened by a short joint
+    refit (``regression.screen_steps``), because the ``score`` rule on messages that
+    carry part of the receiver's mass picks linear formulas.
     ``paper`` uses the budget of the authors' published notebook
     (MilesCranmer/symbolic_deep_learning): 10,000 simulations of 100 snapshots, 200
     "epochs" of ``10000 / (batch / 32)`` steps at batch ``64 * (4 / n)**2``, the
@@ -180,7 +185,8 @@ def preset_values(preset: str, n_bodies: int = 4) -> dict[str, Any]:
         return {
             "simulation": {"system": "spring", "n_sims": 1000, "n_steps": 100},
             "train": {"steps": 70_000, "hidden": 64},
-            "regression": {"timeout_in_seconds": 45.0, "niterations": 200, "n_edges": 3000, "n_nodes": 2000},
+            "regression": {"timeout_in_seconds": 45.0, "niterations": 200, "n_edges": 3000, "n_nodes": 2000,
+                           "elementwise_loss": "L2", "screen_steps": 100},
             "refit": {"steps": 1000},
         }
     if preset == "paper":

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 EDGE_VARIABLE_SETS = ("all", "relative")
 EDGE_TARGETS = ("messages", "summed")
+SCREEN_SETTINGS = ("screen_steps", "screen_graphs", "screen_lr", "screen_tolerance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,18 @@ class RegressionConfig:
         ``tournament_selection_n``); they override the fields above.
     seed : int
         Seed of the sampling and of every search.
+    screen_steps : int
+        Steps of the short joint refit that screens every hall-of-fame candidate in the
+        substituted model (``symdistill.screening``); 0 keeps the ``model_selection`` choice.
+    screen_graphs : int
+        Training graphs for the screening refits, and as many other training graphs
+        that judge them.
+    screen_lr : float
+        Learning rate of the screening refits, relative to each constant's size (larger
+        than the final refit's, so that a short refit reaches a candidate's basin).
+    screen_tolerance : float
+        Screening keeps the least complex candidate whose acceleration error is at most
+        ``1 + screen_tolerance`` times the lowest.
     """
 
     binary_operators: tuple[str, ...] = ("+", "-", "*", "/")
@@ -91,6 +104,10 @@ class RegressionConfig:
     procs: int | None = None
     sr_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     seed: int = 0
+    screen_steps: int = 0
+    screen_graphs: int = 500
+    screen_lr: float = 3e-2
+    screen_tolerance: float = 0.05
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "binary_operators", tuple(self.binary_operators))
@@ -100,7 +117,7 @@ class RegressionConfig:
             raise ValueError(f"edge_variables={self.edge_variables!r} is invalid; use one of {EDGE_VARIABLE_SETS}")
         if self.edge_target not in EDGE_TARGETS:
             raise ValueError(f"edge_target={self.edge_target!r} is invalid; use one of {EDGE_TARGETS}")
-        for name in ("n_edges", "n_nodes", "niterations", "populations", "maxsize"):
+        for name in ("n_edges", "n_nodes", "niterations", "populations", "maxsize", "screen_graphs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"regression {name} must be a positive integer, got {value!r}")
@@ -111,6 +128,13 @@ class RegressionConfig:
         except ImportError as error:
             # Raised as ValueError so that the run stops at configuration time, before training.
             raise ValueError(str(error)) from None
+        if isinstance(self.screen_steps, bool) or not isinstance(self.screen_steps, int) or self.screen_steps < 0:
+            raise ValueError(f"regression screen_steps must be an integer >= 0 (0 turns screening off), "
+                             f"got {self.screen_steps!r}")
+        if not 0 < self.screen_lr < float("inf"):
+            raise ValueError(f"regression screen_lr must be a positive finite number, got {self.screen_lr!r}")
+        if not 0 <= self.screen_tolerance < float("inf"):
+            raise ValueError(f"regression screen_tolerance must be a finite number >= 0, got {self.screen_tolerance!r}")
         if self.timeout_in_seconds is not None and not self.timeout_in_seconds > 0:
             raise ValueError(f"regression timeout_in_seconds must be positive or None, got {self.timeout_in_seconds!r}")
 

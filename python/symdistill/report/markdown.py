@@ -63,6 +63,8 @@ def _formula_section(title: str, entries: Sequence[Mapping[str, Any]]) -> list[s
             lines.append("")
             lines.append(f"$$ {formula_latex(entry['sympy_refit'], variables)} $$")
         extra = [f"{key} {_number(entry[key])}" for key in ("complexity", "loss") if key in entry]
+        if entry.get("selected_by"):
+            extra.append(f"chosen by {entry['selected_by']}")
         if extra:
             lines.append("")
             lines.append("(" + ", ".join(extra) + ")")

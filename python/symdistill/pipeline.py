@@ -402,9 +402,16 @@ def screen_candidates(
     )
     import pandas as pd
 
+    from symdistill.report import plot_pareto_front
+
     for component, rows in results.items():
         table = pd.DataFrame(rows, columns=["complexity", "validation_mae", "equation"])
         atomic_write_text(run_dir / "regress" / f"screening_{component}.csv", table.to_csv(index=False))
+    # The Pareto plots mark the screened choice instead of the score rule's.
+    for entry in [*chosen["edge"], *chosen["node"]]:
+        front = pd.read_csv(run_dir / entry["hall_of_fame"])
+        plot_pareto_front(front["complexity"], front["loss"], entry["complexity"], run_dir / entry["plot"],
+                          entry["component"])
     return {**chosen, "screening": results}
 
 

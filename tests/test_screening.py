@@ -81,3 +81,11 @@ def test_error_floor_admits_simpler_candidates_near_zero_error():
     assert _simplest_within(candidates, [0.0009, 0.0008], 0.05, 0.0) == 1
     assert _simplest_within(candidates, [0.0009, 0.0008], 0.05, 2e-4) == 0
     assert _simplest_within(candidates, [math.inf, math.inf], 0.05, 2e-4) is None
+
+
+def test_node_candidates_without_summed_messages_are_not_screened(tmp_path):
+    # "vx" would leave the edge formulas unused, so it must never be chosen.
+    fits = _fits(tmp_path, [(9, 0.2, SPRING_X)], [(1, 0.0, "vx"), (3, 0.0, "E0/m")])
+    chosen, results = _screen(tmp_path, fits)
+    assert chosen["node"][0]["sympy"] == "E0/m"
+    assert [row["complexity"] for row in results["ax"]] == [3]

@@ -51,7 +51,8 @@ def screen_formulas(
     ----------
     fits : mapping
         ``{"edge": [...], "node": [...]}`` entries with ``component``, ``sympy``,
-        ``variables`` and ``hall_of_fame`` (CSV path relative to ``run_dir``).
+        ``variables`` and ``hall_of_fame`` (CSV path relative to ``run_dir``). Node
+        candidates must use a summed message (a node variable named ``E<k>``).
     build : callable
         ``build(edge_formulas, node_formulas)`` returns the symbolic torch model.
     data : ScreenSet
@@ -102,6 +103,7 @@ def _screen_round(chosen: dict[str, list[dict[str, Any]]], tables: Mapping[str, 
     """
     from symdistill.symbolic import Formula
 
+    messages = {name for entry in chosen["node"] for name in entry["variables"] if name.startswith("E")}
     for part in ("edge", "node"):
         for index, current in enumerate(chosen[part]):
             if screened_with.get(current["component"]) == _choices(chosen):
@@ -114,6 +116,8 @@ def _screen_round(chosen: dict[str, list[dict[str, Any]]], tables: Mapping[str, 
                 except ValueError as failure:
                     logger.info("screening skips %s candidate %s: %s", current["component"], row.equation, failure)
                     continue
+                if part == "node" and not {str(v) for v in formula.expr.free_symbols} & messages:
+                    continue  # a node formula without summed messages leaves the edge formulas unused
                 trial = {key: list(chosen[key]) for key in ("edge", "node")}
                 trial[part][index] = {**current, "sympy": str(formula.expr)}
                 error = _refitted_error(trial, build, data, refit_config)

@@ -344,6 +344,9 @@ def fit_node_formulas(
 ) -> list[FitResult]:
     """Fit one formula per node output from the node state and the summed kept components.
 
+    Only candidates that use a summed component are chosen: a node formula without one
+    ignores the interactions, and the edge formulas would then have no effect.
+
     Shapes
     ------
     states : [n_graphs, N, F]
@@ -358,7 +361,9 @@ def fit_node_formulas(
     rows = sample_rows(len(flat_states), config.n_nodes, config.seed)
     X = np.concatenate([flat_states[rows], flat_summed[rows]], axis=1)
     names = list(output_names) if output_names is not None else ["a" + a for a in own[:dim]]
-    return [run_regression(name, X, flat_outputs[rows, d], variables, config, out_dir) for d, name in enumerate(names)]
+    summed_names = [summed_message_name(c) for c in components]
+    return [run_regression(name, X, flat_outputs[rows, d], variables, config, out_dir, dynamic=summed_names)
+            for d, name in enumerate(names)]
 
 
 def fit_energy_formulas(

@@ -44,9 +44,9 @@ def _screen(tmp_path, fits, tolerance=0.05):
     return screen_formulas(fits, tmp_path, lambda e, n: SymbolicGraphModel(e, [0, 1], n, 2), data, config, tolerance)
 
 
-def test_screening_replaces_a_linear_edge_formula_by_the_force_law(tmp_path):
-    # The linear candidate is first, as the score rule might choose it; after the refit
-    # only the spring law reproduces the accelerations.
+def test_force_law_beats_linear_edge_formula(tmp_path):
+    # The linear candidate comes first, as the score rule might choose it. After the
+    # refit only the spring law reproduces the accelerations.
     fits = _fits(tmp_path, [(3, 0.1, "0.8*dx"), (9, 0.2, SPRING_X)], [(3, 0.0, "E0/m")])
     chosen, results = _screen(tmp_path, fits)
     assert chosen["edge"][0]["sympy"] == str(pytest.importorskip("sympy").sympify(SPRING_X))
@@ -57,15 +57,15 @@ def test_screening_replaces_a_linear_edge_formula_by_the_force_law(tmp_path):
     assert set(results) == {"e0", "e1", "ax", "ay"}
 
 
-def test_screening_keeps_the_simpler_of_equally_good_candidates(tmp_path):
+def test_simpler_of_equal_candidates_kept(tmp_path):
     # The extra 0*m1 term does not change the predictions, so the simpler form wins.
     fits = _fits(tmp_path, [(9, 0.2, SPRING_X), (13, 0.2, f"{SPRING_X} + 0.0*m1*dx")], [(3, 0.0, "E0/m")])
     chosen, _ = _screen(tmp_path, fits)
     assert chosen["edge"][0]["complexity"] == 9
 
 
-def test_screening_scores_failing_candidates_as_infinite(tmp_path):
-    # log of a negative sum gives NaN predictions; the candidate must not be chosen.
+def test_failing_candidate_scores_infinite(tmp_path):
+    # The log of a negative sum gives NaN predictions, so the candidate must not be chosen.
     fits = _fits(tmp_path, [(9, 0.2, SPRING_X)], [(3, 0.0, "E0/m"), (6, 0.0, "log(E0 - 1000.0)/m")])
     chosen, results = _screen(tmp_path, fits)
     assert chosen["node"][0]["sympy"] == "E0/m"
@@ -73,7 +73,7 @@ def test_screening_scores_failing_candidates_as_infinite(tmp_path):
     assert math.isinf(errors[6])
 
 
-def test_error_floor_admits_simpler_candidates_near_zero_error():
+def test_error_floor_admits_simpler_candidate():
     from symdistill.screening import _simplest_within
 
     candidates = [{"complexity": 9}, {"complexity": 11}]
@@ -83,7 +83,7 @@ def test_error_floor_admits_simpler_candidates_near_zero_error():
     assert _simplest_within(candidates, [math.inf, math.inf], 0.05, 2e-4) is None
 
 
-def test_node_candidates_without_summed_messages_are_not_screened(tmp_path):
+def test_node_without_messages_skipped(tmp_path):
     # "vx" would leave the edge formulas unused, so it must never be chosen.
     fits = _fits(tmp_path, [(9, 0.2, SPRING_X)], [(1, 0.0, "vx"), (3, 0.0, "E0/m")])
     chosen, results = _screen(tmp_path, fits)

@@ -140,7 +140,7 @@ def _screen_round(chosen: dict[str, list[dict[str, Any]]], tables: Mapping[str, 
 
 def _simplest_within(candidates: list[dict[str, Any]], errors: list[float], tolerance: float,
                      floor: float) -> int | None:
-    """Index of the least complex candidate whose error is within ``tolerance`` or ``floor`` of the lowest.
+    """Return the index of the least complex candidate within ``tolerance`` or ``floor`` of the lowest error.
 
     The bound is the larger of ``(1 + tolerance)`` times the lowest finite error and the
     lowest plus ``floor``; ties in complexity go to the lower error. None when no error

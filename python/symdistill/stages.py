@@ -119,7 +119,7 @@ class RunFolder:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process (all threads) plus that of its finished child processes."""
+    """Return the CPU time of this process (all threads) and of its finished child processes."""
     try:
         import resource
     except ImportError:  # not on every platform

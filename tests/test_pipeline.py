@@ -228,3 +228,15 @@ def test_flathgn_run_reports_energies(tmp_path):
     assert "pair_energy_r2" in result.report
     assert "px1" in result.edge_formulas[0]["variables"]
     assert not (tmp_path / "run" / "messages_train.csv").exists()
+
+
+def test_unavailable_device_is_rejected_before_work(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        discover("spring", 2, "l1", out=tmp_path / "run", overrides=TINY, device="cuda")
+    assert not (tmp_path / "run" / "data").exists()
+    with pytest.raises(ValueError, match="unknown torch device 'gpu0'"):
+        discover("spring", 2, "l1", out=tmp_path / "run", overrides=TINY, device="gpu0")

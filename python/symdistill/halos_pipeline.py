@@ -110,6 +110,10 @@ def discover_halos(
     """
     top: dict[str, Any] = {"model": model, "data": {"catalog": None if catalog is None else os.fspath(catalog)}}
     cfg = resolve_halo_config(preset, config_file, config_io.merge(top, overrides or {}))
+    if device is not None:
+        from symdistill.gn.train import check_device
+
+        check_device(device)
     run = RunFolder(out, force)
     atomic_write_json(run.path / "config.json", cfg.to_dict())
     started = time.perf_counter()

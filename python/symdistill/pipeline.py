@@ -118,6 +118,10 @@ def discover(
     from symdistill import config as config_io
 
     cfg = resolve_config(preset, config_file, config_io.merge(top, overrides or {}))
+    if device is not None:
+        from symdistill.gn.train import check_device
+
+        check_device(device)
     if not isinstance(force, bool):
         force = tuple(force)
         unknown = sorted(set(force) - set(STAGES))

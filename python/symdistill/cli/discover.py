@@ -36,7 +36,7 @@ HALOS_SYSTEM = "halos"
 @click.option("--catalog", type=click.Path(path_type=Path), default=None, help="Halo catalogue (--system halos only).")
 @click.option("--force", is_flag=True, help="Redo every stage instead of resuming.")
 @click.option("--force-stage", multiple=True, help="Redo this stage and every later one (data, train, analyse, "
-              "regress, regress_node, refit, evaluate, report).")
+              "regress, regress_node, screen, refit, evaluate, report).")
 @click.option("--device", default=None, help="Torch device, e.g. cpu or cuda. [default: cuda when available]")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Torch CPU threads. One thread is faster than several on a machine busy with other jobs.")

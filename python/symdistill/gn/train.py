@@ -124,6 +124,24 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def check_device(device: str | torch.device | None) -> torch.device:
+    """Return ``device`` as a torch device, or the default one for None.
+
+    Raises ValueError for an unknown device name and for CUDA when this torch build or
+    machine has none, before any work starts.
+    """
+    if device is None:
+        return default_device()
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"unknown torch device {device!r} ({error}); use 'cpu', 'cuda' or 'cuda:<index>'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested, but this torch build or machine has no CUDA device; "
+                         "use --device cpu or leave --device unset")
+    return resolved
+
+
 def _make_config(cfg: TrainConfig | None, options: dict[str, Any]) -> TrainConfig:
     base = config.to_dict(cfg) if cfg is not None else {}
     return config.from_dict(TrainConfig, config.merge(base, options), section="train")

@@ -20,10 +20,12 @@ logger = logging.getLogger(__name__)
 
 OnTruncation = Literal["warn", "raise", "drop"]
 TRUNCATION_MODES = ("warn", "raise", "drop")
+# Each reason follows a count of simulations, and its fix follows the reasons.
 _STATUS_REASONS = {
-    1: "needed more than max_steps step attempts between two output times",
-    2: "the step size fell below the floating-point resolution",
-    3: "the accelerations became non-finite",
+    1: ("needed more than max_steps step attempts between two output times", "raise max_steps or loosen rtol/atol"),
+    2: ("saw the step size fall below the floating-point resolution", "increase softening or loosen rtol/atol"),
+    3: ("produced non-finite accelerations", "check that the force is defined at every distance "
+        "(a potential such as sqrt(r - 5) is not), or increase softening"),
 }
 # Maximum simulations per kernel call; the progress bar advances once per call.
 _CHUNK = 256
@@ -266,12 +268,12 @@ def _handle_truncation(dataset: NBodyDataset, status: np.ndarray, mode: str) -> 
     failed = np.flatnonzero(status)
     if failed.size == 0:
         return dataset
-    reasons = "; ".join(
-        f"{int(np.sum(status == code))} {reason}" for code, reason in _STATUS_REASONS.items() if np.any(status == code)
-    )
+    found = [code for code in _STATUS_REASONS if np.any(status == code)]
+    reasons = "; ".join(f"{int(np.sum(status == code))} {_STATUS_REASONS[code][0]}" for code in found)
+    fixes = "; ".join(_STATUS_REASONS[code][1] for code in found)
     message = (
         f"{failed.size} of {status.size} simulation(s) stopped early (first: simulation {int(failed[0])}): "
-        f"{reasons}. Raise max_steps, increase softening or loosen rtol/atol"
+        f"{reasons}. To fix: {fixes}"
     )
     if mode == "raise":
         raise TruncationError(message)

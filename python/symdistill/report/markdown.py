@@ -62,7 +62,9 @@ def _formula_section(title: str, entries: Sequence[Mapping[str, Any]]) -> list[s
             lines.append("After the joint refit:")
             lines.append("")
             lines.append(f"$$ {formula_latex(entry['sympy_refit'], variables)} $$")
-        extra = [f"{key} {_number(entry[key])}" for key in ("complexity", "loss") if key in entry]
+        # The search's loss is against the network's own function, not the accelerations.
+        labels = {"complexity": "complexity", "loss": "search loss against the network's function"}
+        extra = [f"{label} {_number(entry[key])}" for key, label in labels.items() if key in entry]
         if entry.get("selected_by"):
             extra.append(f"chosen by {entry['selected_by']}")
         if extra:

@@ -163,7 +163,7 @@ def refit(
             loss.backward()
             nn.utils.clip_grad_norm_(list(offsets.values()), max_norm=1e3)
             optimizer.step()
-        scheduler.step()
+            scheduler.step()
         if step % config.eval_every == 0 or step == config.steps:
             _load(model, current())
             value = mean_absolute_error(model, x, y)

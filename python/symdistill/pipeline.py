@@ -458,6 +458,7 @@ def substitute_and_refit(
     config = dataclasses.replace(cfg.refit, seed=cfg.refit.seed + cfg.seed)
     result = refit(model, states, accelerations, config, device=device)
     new_edge, new_node = model.formulas() if cfg.model != "flathgn" else ([model.formulas()[0]], [model.formulas()[1]])
+    new_edge, new_node = _prune(cfg, new_edge, new_node, analysis, states, accelerations)
 
     def entry(before: Formula, after: Formula) -> dict[str, Any]:
         values = {"component": before.component, "sympy": str(before.expr), "sympy_refit": str(after.expr),
@@ -474,6 +475,24 @@ def substitute_and_refit(
         "history": result.history,
         "n_graphs": result.n_graphs,
     }
+
+
+def _prune(cfg: RunConfig, edge: list, node: list, analysis: Mapping[str, Any], states: np.ndarray,
+           accelerations: np.ndarray) -> tuple[list, list]:
+    """Drop constants that the refit drove to negligible size (``symdistill.symbolic.prune``)."""
+    import torch
+
+    from symdistill.symbolic import mean_absolute_error, prune_constants
+
+    keep = np.random.default_rng(cfg.seed).permutation(len(states))[:5000]
+    x, y = torch.as_tensor(states[keep]), torch.as_tensor(accelerations[keep])
+
+    def loss(edge_formulas: list, node_formulas: list) -> float:
+        model = build_symbolic_model(cfg, edge_formulas, node_formulas, analysis["top_components"])
+        return mean_absolute_error(model, x, y)
+
+    # A hundred-thousandth of the zero-prediction loss counts as no change.
+    return prune_constants(edge, node, loss, floor=1e-5 * float(np.abs(accelerations[keep]).mean()))
 
 
 # -- 7. evaluation ----------------------------------------------------------------------

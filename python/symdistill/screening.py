@@ -43,7 +43,7 @@ class ScreenSet:
 
 def screen_formulas(
     fits: Mapping[str, Sequence[Mapping[str, Any]]], run_dir: Path, build: Callable[[list, list], Any],
-    data: ScreenSet, refit_config: Any, tolerance: float, passes: int = 2,
+    data: ScreenSet, refit_config: Any, tolerance: float, passes: int = 5,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
     """Screen every hall-of-fame candidate of each fitted function; return the choices and the results.
 

@@ -9,9 +9,11 @@ model's ``formulas()`` returns the refitted expressions.
 from symdistill.symbolic.features import edge_names, state_names, summed_message_name
 from symdistill.symbolic.formula import Formula, drop_offsets
 from symdistill.symbolic.model import SymbolicGraphModel, SymbolicHamiltonian, complete_graph
+from symdistill.symbolic.prune import prune_constants
 from symdistill.symbolic.refit import RefitConfig, RefitResult, mean_absolute_error, refit
 
 __all__ = [
+    "prune_constants",
     "Formula",
     "RefitConfig",
     "RefitResult",

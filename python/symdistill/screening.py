@@ -61,7 +61,7 @@ def screen_formulas(
         Settings of each short refit.
     tolerance : float
         The least complex candidate whose error is within ``1 + tolerance`` times the
-        lowest is kept.
+        minimum error is kept.
     passes : int
         Rounds over all functions. A later round judges each function's candidates with
         the others' new choices; the rounds stop early when no choice changes.

@@ -60,7 +60,7 @@ def screen_formulas(
     refit_config : symdistill.symbolic.RefitConfig
         Settings of each short refit.
     tolerance : float
-        The least complex candidate whose error is within ``1 + tolerance`` times the
+        The simplest candidate whose error is within ``1 + tolerance`` times the
         minimum error is kept.
     passes : int
         Rounds over all functions. A later round judges each function's candidates with

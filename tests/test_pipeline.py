@@ -104,7 +104,7 @@ def test_changed_settings_rerun_from_their_stage(tiny_run):
     assert [s for s in STAGES if after[s] != before[s]] == ["evaluate", "report"]
 
 
-def test_changed_screening_reruns_from_screening(tiny_run):
+def test_screening_change_reruns_from_screen(tiny_run):
     out, _ = tiny_run
     before = _record_mtimes(out)
     changed = {**TINY, "regression": {**TINY["regression"], "screen_tolerance": 0.5}}
@@ -230,7 +230,7 @@ def test_flathgn_run_reports_energies(tmp_path):
     assert not (tmp_path / "run" / "messages_train.csv").exists()
 
 
-def test_unavailable_device_is_rejected_before_work(tmp_path):
+def test_unavailable_device_rejected_early(tmp_path):
     import torch
 
     if torch.cuda.is_available():

@@ -36,8 +36,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from symdistill._io import atomic_write_json, atomic_write_text
-from symdistill.run_config import RunConfig, resolve_config, to_toml
 from symdistill.distill.regress import SCREEN_SETTINGS
+from symdistill.run_config import RunConfig, resolve_config, to_toml
 from symdistill.stages import RunFolder, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -386,13 +386,17 @@ def screen_candidates(
     settings = cfg.regression
     if settings.screen_steps == 0:
         return {"edge": list(fits["edge"]), "node": list(fits["node"]), "screening": {}}
+    import pandas as pd
+
+    from symdistill.report import plot_pareto_front
     from symdistill.screening import ScreenSet, screen_formulas
 
     states, accelerations = _arrays(run_dir, data, "train")
     order = np.random.default_rng(cfg.seed + settings.seed).permutation(len(states))
     n = min(settings.screen_graphs, len(states) // 2)
     if n < 1:
-        raise ValueError(f"screening needs at least 2 training graphs, got {len(states)}")
+        raise ValueError(f"screening needs at least 2 training graphs, got {len(states)}; "
+                         "simulate more or set regression.screen_steps = 0")
     fit_rows, check_rows = np.sort(order[:n]), np.sort(order[n : 2 * n])
     screen_set = ScreenSet(states[fit_rows], accelerations[fit_rows], states[check_rows], accelerations[check_rows])
     # Short refits need many small steps more than large minibatches.
@@ -404,10 +408,6 @@ def screen_candidates(
         fits, run_dir, lambda edge, node: build_symbolic_model(cfg, edge, node, analysis["top_components"]),
         screen_set, refit_config, settings.screen_tolerance,
     )
-    import pandas as pd
-
-    from symdistill.report import plot_pareto_front
-
     for component, rows in results.items():
         table = pd.DataFrame(rows, columns=["complexity", "validation_mae", "equation"])
         atomic_write_text(run_dir / "regress" / f"screening_{component}.csv", table.to_csv(index=False))

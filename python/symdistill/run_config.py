@@ -185,7 +185,7 @@ def preset_values(preset: str, n_bodies: int = 4) -> dict[str, Any]:
         return {
             "simulation": {"system": "spring", "n_sims": 1000, "n_steps": 100},
             "train": {"steps": 70_000, "hidden": 64},
-            # A fixed iteration count keeps the formulas independent of machine load; the
+            # A fixed iteration count keeps the formulas independent of machine load. The
             # timeout only caps a search on a much slower machine.
             "regression": {"timeout_in_seconds": 120.0, "niterations": 100, "n_edges": 3000, "n_nodes": 2000,
                            "elementwise_loss": "L2", "screen_steps": 100},

@@ -82,8 +82,8 @@ class RegressionConfig:
         Learning rate of the screening refits, relative to each constant's size (larger
         than the final refit's, so that a short refit reaches a candidate's basin).
     screen_tolerance : float
-        Screening keeps the least complex candidate whose acceleration error is at most
-        ``1 + screen_tolerance`` times the lowest.
+        Screening keeps the simplest candidate whose acceleration error is within
+        ``1 + screen_tolerance`` times the minimum error.
     """
 
     binary_operators: tuple[str, ...] = ("+", "-", "*", "/")

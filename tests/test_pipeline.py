@@ -53,7 +53,7 @@ def test_report_has_required_keys(tiny_run):
     out, result = tiny_run
     report = json.loads((out / "report.json").read_text())
     assert report == result.report
-    for key in ("system", "dim", "model", "message_r2", "edge_formulas", "node_formula", "test_loss", "ood_loss",
+    for key in ("system", "dim", "model", "message_r2", "message_r2_trimmed", "edge_formulas", "node_formula", "test_loss", "ood_loss",
                 "wall_time_s", "edge_formula_force_r2", "edge_formula_force_per_mass_r2", "ood_description"):
         assert key in report, key
     assert (report["system"], report["dim"], report["model"]) == ("spring", 2, "l1")

@@ -286,6 +286,7 @@ def analyse_messages(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], dev
         "top_components": components,
         "message_r2": float(fit["r2"]),
         "message_r2_per_component": [float(v) for v in fit["r2_per_component"]],
+        "message_r2_trimmed": float(fit["r2_trimmed"]),
         "plot": plot,
     }
 
@@ -616,6 +617,7 @@ def write_report(
         "setup": _setup(cfg, data),
         "message_r2": analysis.get("message_r2"),
         "message_r2_per_component": analysis.get("message_r2_per_component", []),
+        "message_r2_trimmed": analysis.get("message_r2_trimmed"),
         "top_components": analysis.get("top_components"),
         "edge_formulas": merge(fits["edge"], refitted["edge"]),
         "node_formula": merge(fits["node"], refitted["node"]),

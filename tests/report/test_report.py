@@ -85,3 +85,9 @@ def test_markdown_warns_when_symbolic_loses():
 
 def test_markdown_no_warning_when_symbolic_agrees():
     assert "**Warning:**" not in render_markdown(REPORT)
+
+
+def test_markdown_gives_trimmed_message_r2_when_known():
+    assert "trimmed fit" not in render_markdown(REPORT)
+    text = render_markdown({**REPORT, "message_r2_trimmed": 0.97})
+    assert "trimmed fit (the largest 10% of squared residuals dropped), the mean is 0.97" in text

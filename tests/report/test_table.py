@@ -42,3 +42,8 @@ def test_write_tables_creates_both_files(tmp_path):
     csv_path, markdown_path = write_tables([table_row(SPRING)], tmp_path)
     assert csv_path.read_text().startswith("system,dim,model")
     assert markdown_path.read_text().startswith("## Message R²")
+
+
+def test_markdown_grid_shows_trimmed_r2_in_brackets():
+    text = to_markdown([table_row({**SPRING, "message_r2": 0.89, "message_r2_trimmed": 0.97})])
+    assert "| spring-2 | 0.89 (0.97) |" in text

@@ -37,8 +37,9 @@ class DenseTask:
         x, y = batch
         if self.augment_sigma > 0:
             # One translation per minibatch, applied to every position.
-            shift = torch.randn(self.dim, generator=generator, device=x.device) * self.augment_sigma
-            x = torch.cat([x[..., : self.dim] + shift, x[..., self.dim :]], dim=-1)
+            shift = x.new_zeros(self.n_features)
+            shift[: self.dim] = torch.randn(self.dim, generator=generator, device=x.device) * self.augment_sigma
+            x = x + shift
         prediction, penalty = model.forward_dense(x, generator)
         error = (prediction - y).abs().sum()
         n_graphs = x.shape[0]

@@ -101,6 +101,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"each component, mean {_number(report['message_r2'])} "
             f"(per component {[round(v, 4) for v in report.get('message_r2_per_component', [])]})."
         )
+        if report.get("message_r2_trimmed") is not None:
+            lines.append(
+                f"With the original code's trimmed fit (the largest 10% of squared residuals dropped), "
+                f"the mean is {_number(report['message_r2_trimmed'])}."
+            )
         lines.append("")
 
     edge_title = "Pair energy" if report.get("model") == "flathgn" else "Edge formulas (message components)"

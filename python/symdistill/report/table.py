@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 from symdistill._io import atomic_write_text
 
 COLUMNS = (
-    "system", "dim", "model", "message_r2", "formula_r2", "recovered", "test_loss_gn", "test_loss_symbolic",
+    "system", "dim", "model", "message_r2", "message_r2_trimmed", "formula_r2", "recovered", "test_loss_gn", "test_loss_symbolic",
     "ood_loss_gn", "ood_loss_symbolic", "edge_formula", "wall_time_s",
 )
 
@@ -33,6 +33,7 @@ def table_row(report: Mapping[str, Any], recovered_r2: float = 0.99) -> dict[str
         "dim": report.get("dim"),
         "model": report.get("model"),
         "message_r2": report.get("message_r2"),
+        "message_r2_trimmed": report.get("message_r2_trimmed"),
         "formula_r2": formula_r2,
         "recovered": bool(formula_r2 is not None and math.isfinite(formula_r2) and formula_r2 >= recovered_r2),
         "test_loss_gn": report.get("test_loss", {}).get("gn"),
@@ -54,6 +55,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _r2_cell(row: Mapping[str, Any]) -> str:
+    plain, trimmed = _cell(row.get("message_r2")), _cell(row.get("message_r2_trimmed"))
+    return f"{plain} ({trimmed})" if plain and trimmed else plain
+
+
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """Return the rows as CSV with the ``COLUMNS`` header."""
     buffer = io.StringIO()
@@ -68,14 +74,16 @@ def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """Return two Markdown tables: message R^2 (systems x models) and per-run results."""
     models = list(dict.fromkeys(str(r["model"]) for r in rows))
     systems = list(dict.fromkeys((str(r["system"]), r["dim"]) for r in rows))
-    lines = ["## Message R² (linear fit of the true pair force to the top components)", ""]
+    lines = ["## Message R² (linear fit of the true pair force to the top components)", "",
+             "Each cell is the plain R², then in brackets the original code's trimmed R² (the largest 10% of "
+             "squared residuals dropped).", ""]
     lines.append("| system | " + " | ".join(models) + " |")
     lines.append("|---" * (len(models) + 1) + "|")
     for system, dim in systems:
         cells = []
         for model in models:
             match = [r for r in rows if r["system"] == system and r["dim"] == dim and r["model"] == model]
-            cells.append(_cell(match[0]["message_r2"]) if match else "")
+            cells.append(_r2_cell(match[0]) if match else "")
         lines.append(f"| {system}-{dim} | " + " | ".join(cells) + " |")
     lines += ["", "## Symbolic models", ""]
     header = ("system", "model", "formula R²", "recovered", "test GN", "test symbolic", "OOD GN", "OOD symbolic",

@@ -184,6 +184,8 @@ def test_integral_float_is_taken_for_an_integer_option():
 
 def test_preset_network_widths():
     assert resolve_config("default").train.hidden == 64
+    assert resolve_config("default").train.node_hidden == 128
+    assert resolve_config("paper").train.node_hidden is None
     assert resolve_config("paper").train.hidden == 300
 
 

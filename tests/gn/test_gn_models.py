@@ -60,6 +60,31 @@ def test_message_sizes_follow_bias():
     assert _small("kl").edge_mlp[-1].out_features == 200
 
 
+def test_node_hidden_widens_only_the_node_mlp():
+    model = _small("l1", node_hidden=24)
+    assert model.edge_mlp[0].out_features == 16
+    assert model.node_mlp[0].out_features == 24
+    assert model.spec["node_hidden"] == 24
+    rebuilt = gn.model_from_spec(model.spec)
+    assert rebuilt.node_mlp[0].out_features == 24
+
+
+def test_node_hidden_sets_flathgn_self_energy_width():
+    model = _small("flathgn", node_hidden=24)
+    assert model.pair_energy_net[0].out_features == 16
+    assert model.self_energy_net[0].out_features == 24
+
+
+def test_node_hidden_absent_from_default_spec():
+    assert "node_hidden" not in _small("l1").spec
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_invalid_node_hidden_rejected(bad):
+    with pytest.raises(ValueError, match="node_hidden"):
+        _small("l1", node_hidden=bad)
+
+
 def test_kl_samples_only_while_training():
     model = _small("kl")
     x = torch.randn(2, 4, 6, dtype=torch.float64)

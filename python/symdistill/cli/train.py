@@ -15,12 +15,14 @@ import click
 @click.option("--batch-size", type=int, help="Graphs per minibatch [default: 64 * (4 / n_bodies)^2].")
 @click.option("--msg-dim", type=int, help="Message components [default: 100, or the dimension for bottleneck].")
 @click.option("--hidden", type=int, default=300, show_default=True, help="Hidden units per MLP layer.")
+@click.option("--node-hidden", type=int, help="Hidden units per layer of the node MLP [default: --hidden].")
 @click.option("--max-lr", type=float, default=1e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, batch order, augmentation and sampling.")
 @click.option("--device", help="Torch device such as cpu or cuda [default: cuda when available].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
-def command(data_path, model, out, test_data, steps, epochs, batch_size, msg_dim, hidden, max_lr, checkpoint_every, seed, device, resume):
+def command(data_path, model, out, test_data, steps, epochs, batch_size, msg_dim, hidden, node_hidden, max_lr,
+            checkpoint_every, seed, device, resume):
     """Train a graph network to predict accelerations from N-body states."""
     from symdistill import gn
 
@@ -38,6 +40,7 @@ def command(data_path, model, out, test_data, steps, epochs, batch_size, msg_dim
             batch_size=batch_size,
             msg_dim=msg_dim,
             hidden=hidden,
+            node_hidden=node_hidden,
             max_lr=max_lr,
             checkpoint_every=checkpoint_every,
         )

@@ -81,6 +81,7 @@ class MessageBias:
         hidden: int = 300,
         n_hidden_layers: int = 3,
         edge_features: int = 0,
+        node_hidden: int | None = None,
     ) -> nn.Module:
         """Build the graph network that carries this bias."""
         from symdistill.gn.model import GraphNetwork
@@ -93,6 +94,7 @@ class MessageBias:
             hidden=hidden,
             n_hidden_layers=n_hidden_layers,
             edge_features=edge_features,
+            node_hidden=node_hidden,
         )
 
 
@@ -164,12 +166,20 @@ class HamiltonianBias:
         hidden: int = 300,
         n_hidden_layers: int = 3,
         edge_features: int = 0,
+        node_hidden: int | None = None,
     ) -> nn.Module:
         """Build a :class:`~symdistill.gn.hamiltonian.FlatHGN` with Softplus MLPs."""
         from symdistill.gn.hamiltonian import FlatHGN
 
         self.message_dim(dim, msg_dim)
-        return FlatHGN.with_mlps(n_features, dim, hidden=hidden, n_hidden_layers=n_hidden_layers, edge_features=edge_features)
+        return FlatHGN.with_mlps(
+            n_features,
+            dim,
+            hidden=hidden,
+            n_hidden_layers=n_hidden_layers,
+            edge_features=edge_features,
+            node_hidden=node_hidden,
+        )
 
 
 InductiveBias = MessageBias | HamiltonianBias

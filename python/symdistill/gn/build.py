@@ -18,6 +18,7 @@ def build_model(
     hidden: int = 300,
     n_hidden_layers: int = 3,
     edge_features: int = 0,
+    node_hidden: int | None = None,
 ) -> nn.Module:
     """Build the graph network for the inductive bias ``name``.
 
@@ -35,6 +36,9 @@ def build_model(
         MLP width and number of hidden layers (300 and 3 as in Cranmer et al. 2020).
     edge_features : int
         Edge attribute columns appended to the edge-model input.
+    node_hidden : int, optional
+        Width of the node-level MLP (the node model, or the self energy of ``flathgn``)
+        when it differs from ``hidden``.
 
     Returns
     -------
@@ -47,8 +51,16 @@ def build_model(
     for label, value, minimum in (("n_features", n_features, 1), ("dim", dim, 1), ("edge_features", edge_features, 0)):
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ValueError(f"{label} must be an integer of at least {minimum}, got {value!r}")
+    if node_hidden is not None and (not isinstance(node_hidden, int) or isinstance(node_hidden, bool) or node_hidden < 1):
+        raise ValueError(f"node_hidden must be a positive integer (or None for the width of hidden), got {node_hidden!r}")
     model = bias.build(
-        n_features, dim, msg_dim=msg_dim, hidden=hidden, n_hidden_layers=n_hidden_layers, edge_features=edge_features
+        n_features,
+        dim,
+        msg_dim=msg_dim,
+        hidden=hidden,
+        n_hidden_layers=n_hidden_layers,
+        edge_features=edge_features,
+        node_hidden=node_hidden,
     )
     model.spec = {
         "name": bias.name,
@@ -59,6 +71,9 @@ def build_model(
         "n_hidden_layers": n_hidden_layers,
         "edge_features": edge_features,
     }
+    if node_hidden is not None:
+        # Only set when given, so specs saved before this option rebuild unchanged.
+        model.spec["node_hidden"] = node_hidden
     return model
 
 

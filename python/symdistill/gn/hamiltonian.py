@@ -53,11 +53,18 @@ class FlatHGN(nn.Module):
 
     @classmethod
     def with_mlps(
-        cls, n_features: int, dim: int, *, hidden: int = 300, n_hidden_layers: int = 3, edge_features: int = 0
+        cls,
+        n_features: int,
+        dim: int,
+        *,
+        hidden: int = 300,
+        n_hidden_layers: int = 3,
+        edge_features: int = 0,
+        node_hidden: int | None = None,
     ) -> FlatHGN:
-        """Build a FlatHGN whose pair and self energies are Softplus MLPs."""
+        """Build a FlatHGN whose pair and self energies are Softplus MLPs (self energy ``node_hidden`` wide)."""
         pair = mlp(2 * n_features + edge_features, 1, hidden, n_hidden_layers, activation="softplus")
-        self_ = mlp(n_features, 1, hidden, n_hidden_layers, activation="softplus")
+        self_ = mlp(n_features, 1, node_hidden or hidden, n_hidden_layers, activation="softplus")
         return cls(pair, self_, n_features, dim, edge_features)
 
     # -- energies, usable on their own --------------------------------------------------

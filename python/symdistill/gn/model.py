@@ -66,6 +66,8 @@ class GraphNetwork(MessagePassing):
         Message components k.
     hidden, n_hidden_layers : int
         Width and depth of both MLPs (ReLU).
+    node_hidden : int, optional
+        Width of the node MLP when it differs from ``hidden``.
     edge_features : int
         Edge attribute columns appended to the edge-model input (0 for N-body graphs).
     """
@@ -80,6 +82,7 @@ class GraphNetwork(MessagePassing):
         hidden: int = 300,
         n_hidden_layers: int = 3,
         edge_features: int = 0,
+        node_hidden: int | None = None,
     ) -> None:
         super().__init__(aggr="add")
         self.n_features = n_features
@@ -88,7 +91,7 @@ class GraphNetwork(MessagePassing):
         self.msg_dim = msg_dim
         self.edge_features = edge_features
         self.edge_mlp = mlp(2 * n_features + edge_features, bias.edge_outputs(msg_dim), hidden, n_hidden_layers)
-        self.node_mlp = mlp(n_features + msg_dim, dim, hidden, n_hidden_layers)
+        self.node_mlp = mlp(n_features + msg_dim, dim, node_hidden or hidden, n_hidden_layers)
 
     # -- the two learned functions, usable on their own --------------------------------
 

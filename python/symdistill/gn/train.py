@@ -58,7 +58,8 @@ class TrainConfig:
         may be set, and neither means ``DEFAULT_STEPS``.
     batch_size : graphs per minibatch (nodes for sparse graphs); None means ``64 * (4 / n)**2``
         for n-body graphs and 1024 receiving nodes for sparse graphs.
-    msg_dim, hidden, n_hidden_layers : network size (see ``build_model``).
+    msg_dim, hidden, n_hidden_layers, node_hidden : network size (see ``build_model``);
+        ``node_hidden`` None means ``hidden``.
     max_lr, weight_decay, final_div_factor : Adam and one-cycle settings.
     augment_sigma : standard deviation of the random translation of positions per minibatch.
     eval_every : steps between test-loss evaluations and metrics rows (None: 20 rows per run).
@@ -72,6 +73,7 @@ class TrainConfig:
     msg_dim: int | None = None
     hidden: int = 300
     n_hidden_layers: int = 3
+    node_hidden: int | None = None
     max_lr: float = 1e-3
     weight_decay: float = 1e-8
     final_div_factor: float = 1e5
@@ -87,6 +89,7 @@ class TrainConfig:
             "steps": self.steps,
             "epochs": self.epochs,
             "batch_size": self.batch_size,
+            "node_hidden": self.node_hidden,
             "eval_every": self.eval_every,
             "checkpoint_every": self.checkpoint_every,
             "test_examples": self.test_examples,
@@ -306,6 +309,7 @@ def _seeded_model(spec: dict[str, Any], cfg: TrainConfig, seed: int) -> nn.Modul
             hidden=cfg.hidden,
             n_hidden_layers=cfg.n_hidden_layers,
             edge_features=spec["edge_features"],
+            node_hidden=cfg.node_hidden,
         )
 
 

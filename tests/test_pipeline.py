@@ -62,6 +62,7 @@ def test_report_has_required_keys(tiny_run):
     assert report["test_loss"]["zero"] > 0
     assert report["ood_description"] == "8 bodies instead of 4"
     assert report["true_potential"] == "(r - 1)**2"
+    assert report["setup"]["hidden units (edge / node MLP)"] == "16 / 128"
     markdown = (out / "report.md").read_text()
     assert "Simulated pair potential" in markdown
     assert "predicting zero" in markdown

@@ -447,7 +447,7 @@ def write_report(cfg: HaloRunConfig, run: RunFolder, data: Mapping[str, Any], ba
             "catalogue": data["source"],
             "halos (train / test / ood)": f"{data['n_train']} / {data['n_test']} / {data['n_ood']}",
             "graph radius (Mpc/h)": cfg.data.r_max,
-            "hidden units": cfg.train.hidden,
+            "hidden units (edge / node MLP)": f"{cfg.train.hidden} / {cfg.train.node_hidden or cfg.train.hidden}",
             "training budget": (f"{cfg.train.steps} steps" if cfg.train.steps is not None
                                 else f"{cfg.train.epochs:g} epochs" if cfg.train.epochs is not None else "default"),
             "formula units": f"r Mpc/h, masses {MASS_UNIT:g} Msun/h, velocities {VELOCITY_UNIT:g} km/s",

@@ -672,6 +672,7 @@ def _setup(cfg: RunConfig, data: Mapping[str, str]) -> dict[str, Any]:
         "training simulations": sim.n_sims if cfg.data.path is None else data["train"],
         "snapshots per simulation": sim.n_steps,
         "training steps": cfg.train.steps,
+        "hidden units (edge / node MLP)": f"{cfg.train.hidden} / {cfg.train.node_hidden or cfg.train.hidden}",
         "SR operators": " ".join([*reg.binary_operators, *reg.unary_operators, *reg.ternary_operators]),
         "SR budget per fit": f"{reg.niterations} iterations, {reg.timeout_in_seconds} s timeout, maxsize {reg.maxsize}",
         "SR backend": reg.backend,

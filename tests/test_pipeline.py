@@ -5,8 +5,10 @@ for the formulas to mean anything.
 """
 
 import json
+import logging
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from symdistill.cli import main
@@ -112,6 +114,20 @@ def test_screening_change_reruns_from_screen(tiny_run):
     discover("spring", 2, "l1", out=out, overrides=changed)
     after = _record_mtimes(out)
     assert [s for s in STAGES if after[s] != before[s]] == ["screen", "refit", "evaluate", "report"]
+
+
+def test_forced_training_starts_from_scratch(tmp_path, caplog):
+    out = tmp_path / "run"
+    discover("spring", 2, "l1", out=out, overrides=TINY)
+    first = torch.load(out / "gn" / "checkpoint.pt", weights_only=False)["model_state"]
+    with caplog.at_level(logging.INFO, logger="symdistill.gn.train"):
+        discover("spring", 2, "l1", out=out, overrides=TINY, force=["train"])
+    messages = [record.getMessage() for record in caplog.records]
+    assert not any(message.startswith("resuming") for message in messages)
+    assert any(message.startswith("step 6/6") for message in messages)
+    second = torch.load(out / "gn" / "checkpoint.pt", weights_only=False)["model_state"]
+    for name, value in first.items():
+        assert torch.equal(value, second[name]), name
 
 
 def test_force_rejects_unknown_stage(tiny_run):

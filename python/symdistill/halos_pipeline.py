@@ -126,7 +126,8 @@ def discover_halos(
     for variant in cfg.distill.variants:
         data_of = _memo(lambda v=variant: _VariantData(cfg, run.path, v))
         settings = [sections["data"], cfg.model, cfg.seed, sections["train"], variant]
-        run.stage(f"train_{variant}", lambda: train_network(cfg, run.path, data_of(), variant, device), settings,
+        run.stage(f"train_{variant}", lambda: train_network(cfg, run.path, data_of(), variant, device,
+                                                                fresh=run.is_forced(f"train_{variant}")), settings,
                   files=lambda s, v=variant: [f"gn_{v}/checkpoint.pt"])
         analysis = run.stage(f"analyse_{variant}", lambda: analyse_messages(cfg, run.path, data_of(), variant),
                              {k: v for k, v in sections["distill"].items() if k not in SCREEN_SETTINGS},
@@ -228,15 +229,19 @@ class _VariantData:
         return np.column_stack([columns[name] for name in self.own_names])
 
 
-def train_network(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str, device: str | None) -> dict[str, Any]:
-    """Train the graph network of one variant on the training halos (resuming a stopped run)."""
+def train_network(cfg: HaloRunConfig, run_dir: Path, data: _VariantData, variant: str, device: str | None,
+                  fresh: bool = False) -> dict[str, Any]:
+    """Train the graph network of one variant on the training halos.
+
+    A stopped run resumes from its checkpoint unless ``fresh`` is true (a forced stage).
+    """
     from symdistill import gn
 
     dataset = data.dataset
     graph = gn.SparseGraph(x=dataset.node_features, edge_index=dataset.edge_index, y=dataset.targets,
                            edge_attr=dataset.edge_attr)
     result = gn.train_sparse(graph, cfg.model, out=run_dir / f"gn_{variant}", train_nodes=data.split["train"],
-                             test_nodes=data.split["test"], seed=cfg.seed, device=device, resume=True,
+                             test_nodes=data.split["test"], seed=cfg.seed, device=device, resume=not fresh,
                              config=cfg.train)
     return {"steps": result.steps, "train_loss": result.train_loss, "test_loss": result.test_loss,
             "wall_time_s": result.wall_time_s, "node_features": list(dataset.node_feature_names),

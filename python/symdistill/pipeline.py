@@ -136,7 +136,7 @@ def discover(
                      files=_data_files)
     # A checkpoint is resumed only when model, training and data settings all match.
     checkpoint_key = fingerprint([cfg.model, cfg.seed, sections["train"], sections["simulation"], sections["data"]])
-    run.stage("train", lambda: train_network(cfg, run.path, data, device, checkpoint_key),
+    run.stage("train", lambda: train_network(cfg, run.path, data, device, checkpoint_key, fresh=run.is_forced("train")),
               [cfg.model, cfg.seed, sections["train"]], files=lambda s: ["gn/checkpoint.pt"])
     # Screening settings do not change the searches, only which candidates are kept.
     search_settings = {k: v for k, v in sections["regression"].items() if k not in SCREEN_SETTINGS}
@@ -234,17 +234,19 @@ def _load_dataset(run_dir: Path, data: Mapping[str, str], name: str):
 # -- 2. training ------------------------------------------------------------------------
 
 
-def train_network(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], device: str | None, key: str) -> dict[str, Any]:
+def train_network(cfg: RunConfig, run_dir: Path, data: Mapping[str, str], device: str | None, key: str,
+                  fresh: bool = False) -> dict[str, Any]:
     """Train the graph network into ``<run>/gn``; return its losses.
 
     An interrupted training with the same settings and data (``key``) resumes from its
-    checkpoint; a checkpoint from other settings is removed first.
+    checkpoint; a checkpoint from other settings, or any checkpoint when ``fresh`` is
+    true (a forced stage), is removed first.
     """
     from symdistill import gn
 
     gn_dir = run_dir / "gn"
     key_path = gn_dir / "pipeline_key.txt"
-    if gn_dir.exists() and (not key_path.exists() or key_path.read_text().strip() != key):
+    if gn_dir.exists() and (fresh or not key_path.exists() or key_path.read_text().strip() != key):
         for name in ("checkpoint.pt", "metrics.jsonl", "config.json"):
             (gn_dir / name).unlink(missing_ok=True)
     atomic_write_text(key_path, key + "\n")

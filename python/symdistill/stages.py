@@ -48,11 +48,20 @@ class RunFolder:
         self.force_all = force is True
         self.force_names = set() if isinstance(force, bool) else set(force)
         self.rerun_rest = False
+        self.forced_earlier = False
         self.wall_times: dict[str, float] = {}
         # CPU time per stage, of all threads and of finished worker processes: on a
         # shared machine it shows the work done, which wall time alone hides.
         self.cpu_times: dict[str, float] = {}
         self.skipped: list[str] = []
+
+    def is_forced(self, name: str) -> bool:
+        """Return whether stage ``name`` is forced, by name or by a forced stage before it.
+
+        A forced stage starts from scratch: it must not resume partial outputs such as
+        a training checkpoint.
+        """
+        return self.force_all or name in self.force_names or self.forced_earlier
 
     def record_path(self, name: str) -> Path:
         """Return the path of the record of stage ``name``."""
@@ -91,6 +100,7 @@ class RunFolder:
 
         logger.info("stage %s: running (%s)", name, reason)
         self.rerun_rest = True
+        self.forced_earlier = self.forced_earlier or reason == "forced"
         start, start_cpu = time.perf_counter(), _cpu_seconds()
         summary = dict(run())
         elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - start_cpu

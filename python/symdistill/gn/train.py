@@ -354,7 +354,7 @@ def _run(task, test_task, spec, cfg: TrainConfig, out: Path, device, seed: int, 
         logger.info("resuming %s at step %d of %d", out, step, total_steps)
     else:
         if (out / CHECKPOINT_NAME).exists() and not resume:
-            logger.warning("overwriting the run in %s; pass resume=True to continue it", out)
+            logger.warning("overwriting the run in %s; to continue it instead, pass resume=True (CLI: --resume)", out)
         out.mkdir(parents=True, exist_ok=True)
         _io.atomic_write_text(metrics_path, "")
     _io.atomic_write_json(out / "config.json", run_config)
@@ -414,7 +414,9 @@ def _run(task, test_task, spec, cfg: TrainConfig, out: Path, device, seed: int, 
             with open(metrics_path, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
             bar.set_postfix(loss=f"{train_loss:.4g}")
-            logger.info("step %d/%d: train loss %.4g, test loss %s", step, total_steps, train_loss, test_loss)
+            test_text = "" if test_loss is None else f", test loss {test_loss:.4g}"
+            logger.info("step %d/%d: train loss %.4g%s (summed absolute error per graph)",
+                        step, total_steps, train_loss, test_text)
             totals = {"error": 0.0, "count": 0, "objective": 0.0, "batches": 0}
         if step % cfg.checkpoint_every == 0 or step == total_steps:
             checkpoint()

@@ -44,3 +44,28 @@ def test_train_unknown_model_fails_cleanly(tmp_path, spring_data):
     result = CliRunner().invoke(main, ["train", "--data", str(train_path), "--model", "gravity", "--out", str(tmp_path / "r")])
     assert result.exit_code != 0
     assert "unknown model 'gravity'" in result.output
+
+
+def test_train_unknown_device_fails_cleanly(tmp_path, spring_data):
+    train_path = _save_dataset(tmp_path / "train.npz", *spring_data)
+    result = CliRunner().invoke(main, ["train", "--data", str(train_path), "--device", "nonsense", "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "unknown torch device 'nonsense'" in result.output
+
+
+def test_train_rejects_file_that_is_not_a_dataset(tmp_path):
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a dataset\n")
+    result = CliRunner().invoke(main, ["train", "--data", str(text_file), "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert "notes.txt" in result.output
+    assert "is not an N-body dataset" in result.output
+    assert "allow_pickle" not in result.output
+
+
+def test_train_rejects_negative_seed(tmp_path, spring_data):
+    train_path = _save_dataset(tmp_path / "train.npz", *spring_data)
+    result = CliRunner().invoke(main, ["train", "--data", str(train_path), "--seed", "-1", "--out", str(tmp_path / "r")])
+    assert result.exit_code != 0
+    assert "--seed" in result.output

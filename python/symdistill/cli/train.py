@@ -18,13 +18,18 @@ import click
 @click.option("--node-hidden", type=int, help="Hidden units per layer of the node MLP [default: --hidden].")
 @click.option("--max-lr", type=float, default=1e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of weights, batch order, augmentation and sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, batch order, augmentation and sampling.")
 @click.option("--device", help="Torch device such as cpu or cuda [default: cuda when available].")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Torch CPU threads. One thread is faster than several on a machine busy with other jobs.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint.")
 def command(data_path, model, out, test_data, steps, epochs, batch_size, msg_dim, hidden, node_hidden, max_lr,
-            checkpoint_every, seed, device, resume):
+            checkpoint_every, seed, device, threads, resume):
     """Train a graph network to predict accelerations from N-body states."""
     from symdistill import gn
+    from symdistill.cli.overrides import set_threads
+
+    set_threads(threads)
 
     try:
         result = gn.train(

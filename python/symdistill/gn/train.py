@@ -208,7 +208,7 @@ def train(
         Further options; keyword ``options`` (any ``TrainConfig`` field) override it.
     """
     cfg = _make_config(config, {"steps": steps, "epochs": epochs, **options})
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
     states, targets, metadata = load_nbody_arrays(data)
     n_bodies, n_features, dim = states.shape[1], states.shape[2], targets.shape[2]
     if cfg.batch_size is None:
@@ -271,7 +271,7 @@ def train_sparse(
         cfg = dataclasses.replace(cfg, batch_size=1024)
     if model == "flathgn":
         raise ValueError("flathgn needs whole graphs (forces depend on outgoing edges too); use a message model such as 'l1'")
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
     task = SparseTask(graph, device, train_nodes, tuple(position_columns), cfg.augment_sigma)
     test_task = None
     if test_graph is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,17 +158,26 @@ class NBodyDataset:
 
 def load(path: str | os.PathLike[str]) -> NBodyDataset:
     """Read a dataset written by ``NBodyDataset.save``."""
+    name = os.fspath(path)
+    fix = "pass a file written by 'symdistill simulate' or NBodyDataset.save"
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [name for name in (*_ARRAYS, "metadata") if name not in data.files]
-            if missing:
-                raise ValueError(
-                    f"{os.fspath(path)!r} is not an N-body dataset: missing array(s) {', '.join(missing)}"
-                )
-            arrays = {name: data[name] for name in _ARRAYS}
-            metadata = json.loads(str(data["metadata"]))
+        archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise FileNotFoundError(f"dataset file not found: {os.fspath(path)!r}") from None
+        raise FileNotFoundError(f"dataset file not found: {name!r}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        # numpy's own message for a text file suggests unpickling it, which is unsafe.
+        raise ValueError(f"{name!r} is not an N-body dataset: it is not an .npz archive; {fix}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{name!r} contains a single array, not an N-body dataset; {fix}")
+    with archive as data:
+        missing = [key for key in (*_ARRAYS, "metadata") if key not in data.files]
+        if missing:
+            raise ValueError(f"{name!r} is not an N-body dataset: missing array(s) {', '.join(missing)}; {fix}")
+        try:
+            arrays = {key: data[key] for key in _ARRAYS}
+            metadata = json.loads(str(data["metadata"]))
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{name!r} is damaged and could not be read ({error}); simulate it again") from None
     return NBodyDataset(**arrays, metadata=metadata)
 
 

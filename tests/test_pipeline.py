@@ -130,6 +130,13 @@ def test_forced_training_starts_from_scratch(tmp_path, caplog):
         assert torch.equal(value, second[name]), name
 
 
+def test_unknown_operator_fails_before_any_stage(tmp_path):
+    bad = {**TINY, "regression": {**TINY["regression"], "unary_operators": ["foo"]}}
+    with pytest.raises(ValueError, match="unknown operator 'foo'"):
+        discover("spring", 2, "l1", out=tmp_path / "run", overrides=bad)
+    assert not (tmp_path / "run" / "stages").exists()
+
+
 def test_force_rejects_unknown_stage(tiny_run):
     out, _ = tiny_run
     with pytest.raises(ValueError, match="unknown stage"):

@@ -328,7 +328,7 @@ def regress_messages(
     else:
         messages = pd.read_csv(run_dir / "messages_train.csv")
         fits = regress.fit_edge_formulas(messages, components, cfg.simulation.dim, config, run_dir / "regress")
-    return {"edge": [_fit_summary(fit, run_dir) for fit in fits]}
+    return {"edge": [_fit_summary(fit, run_dir, cfg) for fit in fits]}
 
 
 def regress_node_function(
@@ -344,7 +344,7 @@ def regress_node_function(
     summed, outputs = regress.network_node_data(_load_network(run_dir, device), states[graphs])
     fits = regress.fit_node_formulas(states[graphs], summed, outputs, analysis["top_components"],
                                      cfg.simulation.dim, config, run_dir / "regress")
-    return {"node": [_fit_summary(fit, run_dir) for fit in fits]}
+    return {"node": [_fit_summary(fit, run_dir, cfg) for fit in fits]}
 
 
 def regress_energies(cfg: RunConfig, run_dir: Path, data: Mapping[str, str]) -> dict[str, Any]:
@@ -358,18 +358,19 @@ def regress_energies(cfg: RunConfig, run_dir: Path, data: Mapping[str, str]) -> 
     canonical, pair, own = regress.network_energies(_load_network(run_dir), states[graphs])
     pair_fit, self_fit = regress.fit_energy_formulas(canonical, pair, own, cfg.simulation.dim, config,
                                                      run_dir / "regress")
-    return {"edge": [_fit_summary(pair_fit, run_dir)], "node": [_fit_summary(self_fit, run_dir)]}
+    return {"edge": [_fit_summary(pair_fit, run_dir, cfg)], "node": [_fit_summary(self_fit, run_dir, cfg)]}
 
 
 def _regression_config(cfg: RunConfig):
     return dataclasses.replace(cfg.regression, seed=cfg.regression.seed + cfg.seed)
 
 
-def _fit_summary(fit: Any, run_dir: Path) -> dict[str, Any]:
+def _fit_summary(fit: Any, run_dir: Path, cfg: RunConfig) -> dict[str, Any]:
     from symdistill.report import plot_pareto_front
 
     plot = plot_pareto_front(fit.equations["complexity"], fit.equations["loss"], fit.complexity,
-                             run_dir / "plots" / f"pareto_{fit.formula.component}.png", fit.formula.component)
+                             run_dir / "plots" / f"pareto_{fit.formula.component}.png", fit.formula.component,
+                             chosen_label=f"chosen ({cfg.regression.model_selection} rule)")
     summary = fit.summary()
     summary["hall_of_fame"] = os.path.relpath(fit.hall_of_fame, run_dir)
     summary["plot"] = os.path.relpath(plot, run_dir)
@@ -418,7 +419,7 @@ def screen_candidates(
     for entry in [*chosen["edge"], *chosen["node"]]:
         front = pd.read_csv(run_dir / entry["hall_of_fame"])
         plot_pareto_front(front["complexity"], front["loss"], entry["complexity"], run_dir / entry["plot"],
-                          entry["component"])
+                          entry["component"], chosen_label="chosen (screening)")
     return {**chosen, "screening": results}
 
 

@@ -128,6 +128,11 @@ class RegressionConfig:
         except ImportError as error:
             # Raised as ValueError so that the run stops at configuration time, before training.
             raise ValueError(str(error)) from None
+        if self.backend == "native":
+            # Checked here so that a misspelt operator stops the run before training.
+            from symdistill.sr.operators import build_operator_set
+
+            build_operator_set(self.binary_operators, self.unary_operators, self.ternary_operators)
         if isinstance(self.screen_steps, bool) or not isinstance(self.screen_steps, int) or self.screen_steps < 0:
             raise ValueError(f"regression screen_steps must be an integer >= 0 (0 turns screening off), "
                              f"got {self.screen_steps!r}")

@@ -69,11 +69,13 @@ def plot_messages_vs_forces(
 
 
 def plot_pareto_front(
-    complexity: Sequence[float], loss: Sequence[float], chosen: int | None, path: str | os.PathLike[str], title: str = ""
+    complexity: Sequence[float], loss: Sequence[float], chosen: int | None, path: str | os.PathLike[str], title: str = "",
+    chosen_label: str = "chosen",
 ) -> Path:
     """Plot loss against complexity of a hall of fame, marking the chosen formula.
 
-    ``chosen`` is the complexity of the selected expression (None for no marker).
+    ``chosen`` is the complexity of the selected expression (None for no marker);
+    ``chosen_label`` names it in the legend, for example with the rule that chose it.
     """
     complexity = np.asarray(complexity, dtype=float)
     loss = np.asarray(loss, dtype=float)
@@ -87,7 +89,7 @@ def plot_pareto_front(
     if chosen is not None:
         mark = valid & (complexity == chosen)
         axis.scatter(complexity[mark], loss[mark], s=80, facecolors="none", edgecolors="tab:red", linewidths=1.5,
-                     label="chosen (score rule)")
+                     label=chosen_label)
     if valid.any():
         axis.set_yscale("log")
     axis.set_xlabel("complexity")

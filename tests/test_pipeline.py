@@ -266,3 +266,18 @@ def test_unavailable_device_rejected_early(tmp_path):
     assert not (tmp_path / "run" / "data").exists()
     with pytest.raises(ValueError, match="unknown torch device 'gpu0'"):
         discover("spring", 2, "l1", out=tmp_path / "run", overrides=TINY, device="gpu0")
+
+
+def test_halos_rejects_nbody_options(tmp_path):
+    result = CliRunner().invoke(main, ["discover", "--system", "halos", "--n-sims", "20", "--out", str(tmp_path / "h")])
+    assert result.exit_code != 0
+    assert "--n-sims applies only to simulated N-body systems" in result.output
+
+
+def test_binary_config_file_fails_cleanly(tmp_path):
+    binary = tmp_path / "settings.npz"
+    binary.write_bytes(b"\x00\xae\xff")
+    result = CliRunner().invoke(main, ["discover", "--config", str(binary), "--out", str(tmp_path / "run")])
+    assert result.exit_code != 0
+    assert "settings.npz" in result.output
+    assert "is not a text file" in result.output

@@ -29,6 +29,9 @@ def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileNotFoundError(f"config file not found: {os.fspath(path)!r}") from None
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"config file {os.fspath(path)!r} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {os.fspath(path)!r} is not a text file; pass a TOML file such as the "
+                         "config.toml a run writes") from None
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

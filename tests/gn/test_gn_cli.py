@@ -54,7 +54,7 @@ def test_train_unknown_device_fails_cleanly(tmp_path, spring_data):
     assert "unknown torch device 'nonsense'" in result.output
 
 
-def test_train_rejects_file_that_is_not_a_dataset(tmp_path):
+def test_train_rejects_non_dataset_file(tmp_path):
     text_file = tmp_path / "notes.txt"
     text_file.write_text("not a dataset\n")
     result = CliRunner().invoke(main, ["train", "--data", str(text_file), "--out", str(tmp_path / "r")])

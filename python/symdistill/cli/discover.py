@@ -65,6 +65,11 @@ def command(
     set_threads(threads)
 
     if system == HALOS_SYSTEM:
+        for option, value in (("--n-bodies", n_bodies), ("--n-sims", n_sims), ("--potential", potential),
+                              ("--dim", dim)):
+            if value is not None:
+                raise click.BadParameter(f"{option} applies only to simulated N-body systems, not to --system halos",
+                                         param_hint=option)
         result = _discover_halos(catalog, model, out, preset, config_file, overrides, forced, device)
     else:
         if catalog is not None:

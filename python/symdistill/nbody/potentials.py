@@ -45,8 +45,10 @@ def parse_potential(potential: str | sympy.Expr) -> sympy.Expr:
             raise ValueError("the pair potential is an empty string; give an expression in r, m1, m2, q1, q2")
         try:
             expr = sympy.sympify(potential, locals=dict(_SYMBOLS_BY_NAME))
-        except (sympy.SympifyError, SyntaxError, TypeError) as error:
-            raise ValueError(f"cannot parse the pair potential {potential!r}: {error}") from None
+        except (sympy.SympifyError, SyntaxError, TypeError):
+            # sympy's message repeats the string and names its tokenizer's exception.
+            raise ValueError(f"cannot parse the pair potential {potential!r}: it is not a valid expression; "
+                             "write it in Python syntax in r, m1, m2, q1, q2, for example 'q1*q2/r'") from None
     elif isinstance(potential, sympy.Basic):
         expr = potential
     else:

@@ -17,7 +17,8 @@ CHECK_DESCRIPTIONS = {
     "edge_formula_force_r2": "R² of each refitted edge formula against its best linear combination of the "
     "true pair-force components plus a constant, on fresh test edges, averaged over components",
     "edge_formula_force_r2_per_component": "the same, per component",
-    "edge_formula_force_per_mass_r2": "the same against the pair force divided by the receiver's mass",
+    "edge_formula_force_per_mass_r2": "the same against the pair force divided by the receiver's mass; higher "
+    "than the line above when the messages carry the receiver's acceleration rather than the force",
     "pair_energy_r2": "R² of the refitted pair energy against the scaled and offset true pair potential, "
     "on fresh test edges",
     "pair_energy_slope": "the scale of that fit",
@@ -50,6 +51,10 @@ def _number(value: Any, digits: int = 4) -> str:
 
 def _formula_section(title: str, entries: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = [f"## {title}", ""]
+    if any("loss" in entry for entry in entries):
+        lines += ["The search loss is the symbolic-regression loss of the formula before the refit, "
+                  "against the network's own function on the sampled inputs and in its units; "
+                  "it is not comparable with the losses table below.", ""]
     for entry in entries:
         variables = entry.get("variables", ())
         lines.append(f"**{entry['component']}**")

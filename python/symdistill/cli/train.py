@@ -14,7 +14,9 @@ import click
 @click.option("--epochs", type=float, help="Budget in passes over the training graphs.")
 @click.option("--batch-size", type=int, help="Graphs per minibatch [default: 64 * (4 / n_bodies)^2].")
 @click.option("--msg-dim", type=int, help="Message components [default: 100, or the dimension for bottleneck].")
-@click.option("--hidden", type=int, default=300, show_default=True, help="Hidden units per MLP layer.")
+@click.option("--hidden", type=int, default=300, show_default=True,
+              help="Hidden units per MLP layer, as in the paper. The discover command's default preset trains "
+                   "64 edge and 128 node units for 70,000 steps, which reaches a higher message R² in minutes on a CPU.")
 @click.option("--node-hidden", type=int, help="Hidden units per layer of the node MLP [default: --hidden].")
 @click.option("--max-lr", type=float, default=1e-3, show_default=True, help="Peak learning rate of the one-cycle schedule.")
 @click.option("--checkpoint-every", type=int, default=1000, show_default=True, help="Steps between checkpoints.")

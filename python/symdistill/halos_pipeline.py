@@ -126,9 +126,10 @@ def discover_halos(
     for variant in cfg.distill.variants:
         data_of = _memo(lambda v=variant: _VariantData(cfg, run.path, v))
         settings = [sections["data"], cfg.model, cfg.seed, sections["train"], variant]
-        run.stage(f"train_{variant}", lambda: train_network(cfg, run.path, data_of(), variant, device,
-                                                                fresh=run.is_forced(f"train_{variant}")), settings,
-                  files=lambda s, v=variant: [f"gn_{v}/checkpoint.pt"])
+        stage = f"train_{variant}"
+        run.stage(stage,
+                  lambda: train_network(cfg, run.path, data_of(), variant, device, fresh=run.is_forced(stage)),
+                  settings, files=lambda s, v=variant: [f"gn_{v}/checkpoint.pt"])
         analysis = run.stage(f"analyse_{variant}", lambda: analyse_messages(cfg, run.path, data_of(), variant),
                              {k: v for k, v in sections["distill"].items() if k not in SCREEN_SETTINGS},
                              files=lambda s: [s["messages"]])

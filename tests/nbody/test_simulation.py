@@ -137,8 +137,10 @@ def test_initial_states_are_used():
 
 
 def test_truncation_is_marked_and_warned():
-    with pytest.warns(RuntimeWarning, match="stopped early"):
+    with pytest.warns(RuntimeWarning, match="stopped early") as caught:
         data = simulate("spring", n_sims=3, n_steps=20, dt=0.1, max_steps=1)
+    assert "--on-truncation drop" in str(caught[0].message)
+    assert "drop_truncated()" in str(caught[0].message)
     assert data.truncated.all()
     assert np.isnan(data.states[:, -1]).all()
     assert np.isnan(data.accelerations[:, -1]).all()

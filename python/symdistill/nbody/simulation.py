@@ -284,8 +284,8 @@ def _handle_truncation(dataset: NBodyDataset, status: np.ndarray, mode: str) -> 
         dataset = dataset.drop_truncated()
         dataset.metadata.update(n_sims=dataset.n_sims, dropped_simulations=int(failed.size))
     else:
-        message += "; their states after the stop are NaN (on_truncation='drop', CLI --on-truncation drop, leaves them out; "
-        "dataset.drop_truncated() removes them afterwards)"
+        message += ("; their states after the stop are NaN. To leave them out, pass on_truncation='drop' "
+                    "(CLI: --on-truncation drop) or call dataset.drop_truncated() afterwards")
     warnings.warn(message, RuntimeWarning, stacklevel=3)
     return dataset
 
